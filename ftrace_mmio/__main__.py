@@ -1,0 +1,5 @@
+import sys
+
+from ftrace_mmio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""The ``ftrace-mmio`` command.
+
+Each command group lives in its own module of this package and exposes
+``register(subparsers)``, which adds its sub-commands; every sub-command sets
+``func`` (called with the parsed namespace, returning an exit status) and
+carries an ``--help`` text with an example (``epilog``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Command-group modules, in the order their commands appear in --help.
+COMMAND_MODULES = ("fs", "machine", "run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftrace-mmio",
+        description="Linux mmiotrace on an emulated x86-64 machine, served as a tracefs look-alike.",
+        epilog="example:\n  ftrace-mmio mount /tmp/t && cat /tmp/t/available_tracers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
