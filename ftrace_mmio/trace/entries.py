@@ -1,0 +1,117 @@
+"""What the ring buffer stores: entries, and how many bytes each one takes.
+
+Entries are Python objects, not packed bytes: formatting happens only when a
+reader asks for text, so committing stays cheap. What *is* kept exact is each
+entry's ``size``, the number of bytes the kernel's event would take in a
+sub-buffer (event header included), because page capacity, overruns and the
+``bytes`` statistic all follow from it.
+
+Tracers define their own entry types by subclassing :class:`Entry` (with
+``slots=True``), setting ``type`` and computing ``size`` with
+:func:`event_size` from the kernel's payload size for that event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+# The kernel's entry type numbers (enum trace_type). Only "Unknown type N"
+# messages ever show them.
+TRACE_PRINT = 5
+TRACE_MMIO_RW = 7
+TRACE_MMIO_MAP = 8
+
+# Every ftrace entry starts with struct trace_entry: type, flags, preempt
+# count, pid: 8 bytes.
+TRACE_ENTRY_HEADER = 8
+
+# Ring-buffer event header: one 32-bit word (type_len:5, time_delta:27). The
+# type_len field can encode payloads up to 28 words; bigger ones carry their
+# length in a second word.
+_EVENT_HEADER = 4
+_MAX_SMALL_DATA = 28 * 4
+
+# A time-extend record, written before an event whose delta from the previous
+# event on the same page does not fit in 27 bits.
+TIME_EXTEND_SIZE = 8
+TIME_DELTA_LIMIT = 1 << 27
+
+# The lat-format flag columns: irqs-off, need-resched, hard/softirq,
+# preempt depth, migrate-disable.
+NO_FLAGS = "....."
+# trace_marker writes run with preemption disabled: preempt depth 1.
+MARKER_FLAGS = "...1."
+
+
+def event_size(payload: int) -> int:
+    """Bytes an event with ``payload`` data bytes takes in a sub-buffer."""
+    length = (max(payload, 1) + 3) & ~3
+    return length + (_EVENT_HEADER * 2 if length > _MAX_SMALL_DATA else _EVENT_HEADER)
+
+
+def max_payload(subbuf_data: int) -> int:
+    """The largest payload a single event can carry on a sub-buffer."""
+    return subbuf_data - 2 * _EVENT_HEADER
+
+
+@dataclass(slots=True, eq=False)
+class Entry:
+    """One event. ``ts`` and ``cpu`` are filled in at commit."""
+
+    size: int
+    pid: int = 0
+    flags: str = NO_FLAGS
+    ts: int = 0
+    cpu: int = 0
+
+    type: ClassVar[int] = 0
+
+    def format(self) -> str:
+        """The event's own text, after the context columns (default output)."""
+        return f"Unknown type {self.type}\n"
+
+
+# struct print_entry: trace_entry + the caller's ip, then the text.
+PRINT_ENTRY_HEADER = TRACE_ENTRY_HEADER + 8
+
+
+@dataclass(slots=True, eq=False)
+class PrintEntry(Entry):
+    """A TRACE_PRINT entry: a trace_marker write or an in-kernel trace_printk.
+
+    ``text`` is what the kernel stores, newline included when one was added;
+    printing stops at the first NUL, like ``%s``. ``ip`` is the symbol the
+    default output shows before the colon (``0`` for a zero ip).
+    """
+
+    text: str = ""
+    ip: str = "0"
+
+    type: ClassVar[int] = TRACE_PRINT
+
+    def format(self) -> str:
+        return f"{self.ip}: {self.message()}"
+
+    def message(self) -> str:
+        text = self.text
+        nul = text.find("\0")
+        return text if nul < 0 else text[:nul]
+
+
+def marker_size(count: int) -> int:
+    """Event size of a trace_marker write of ``count`` bytes.
+
+    The kernel reserves room for the text, a NUL and a newline it may add,
+    whether or not it adds one.
+    """
+    return event_size(PRINT_ENTRY_HEADER + count + 2)
+
+
+def printk_size(length: int) -> int:
+    """Event size of a trace_printk of ``length`` formatted characters."""
+    return event_size(PRINT_ENTRY_HEADER + length + 1)
+
+
+# Bytes of a marker event beyond the user's text: header, ip, NUL, newline.
+MARKER_META = PRINT_ENTRY_HEADER + 2

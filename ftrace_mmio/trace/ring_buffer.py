@@ -1,0 +1,491 @@
+"""The per-CPU ring buffer: sub-buffer pages, overwrite or drop, and readers.
+
+The model follows the kernel's ring buffer closely enough that its counters
+come out the same:
+
+* Each CPU owns a ring of ``nr_pages`` sub-buffers of ``subbuf_data`` bytes
+  (4080 with 4 KiB sub-buffers). Entries are packed by their kernel byte size
+  and never span two pages; a gap of 2^27 ns or more since the previous event
+  on the same page costs an 8-byte time-extend record first.
+* When the writer needs a new page and the ring is full, overwrite mode
+  discards the whole oldest page (its entries count as ``overrun``); drop mode
+  refuses the new entry (``dropped``) and the commit returns False.
+* A consuming reader takes a page out of the ring (the "reader page") and
+  reads it at leisure, so while it holds one the buffer keeps nr_pages + 1
+  pages of data. If the writer was on that page it keeps filling it. Overruns
+  that happened since the reader last took a page are reported with the first
+  entry of the next page it takes: that is the ``[LOST n EVENTS]`` count.
+* Non-consuming readers take a snapshot: which entries each page held at that
+  moment. Pages are never reused, so a snapshot stays valid however much the
+  writer overwrites afterwards.
+
+One lock guards everything, with one condition variable that blocked
+readers wait on. Commit does no formatting and wakes nobody unless a reader
+is waiting.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry
+
+SUBBUF_SIZE = 4096
+# Each sub-buffer starts with a timestamp and a commit count.
+SUBBUF_HEADER = 16
+MIN_PAGES = 2
+
+
+def pages_for(nbytes: int, subbuf_data: int = SUBBUF_SIZE - SUBBUF_HEADER) -> int:
+    """Sub-buffers needed for ``nbytes`` of data (at least two)."""
+    return max(MIN_PAGES, -(-nbytes // subbuf_data))
+
+
+class _Page:
+    __slots__ = ("entries", "used", "ts")
+
+    def __init__(self, ts: int) -> None:
+        self.entries: list[Entry] = []
+        self.used = 0
+        self.ts = ts
+
+
+@dataclass(frozen=True, slots=True)
+class CpuStats:
+    """The counters behind per_cpu/cpuN/stats."""
+
+    entries: int
+    overrun: int
+    commit_overrun: int
+    bytes: int
+    oldest_ts: int
+    dropped: int
+    read: int
+
+
+class _CpuBuffer:
+    __slots__ = (
+        "cpu", "nr_pages", "ring", "tail", "reader", "read", "last_ts",
+        "entries", "overrun", "bytes", "dropped", "read_events",
+        "last_overrun", "lost", "kept_oldest_ts", "disabled", "has_reader",
+    )
+
+    def __init__(self, cpu: int, nr_pages: int) -> None:
+        self.cpu = cpu
+        self.nr_pages = nr_pages
+        # Pages holding data, oldest (the kernel's head page) first. The tail
+        # page, the one being written, is the last one, unless the reader has
+        # taken it: then ``tail is reader`` and the ring is empty.
+        self.ring: deque[_Page] = deque()
+        self.tail: _Page | None = None
+        self.reader: _Page | None = None
+        self.read = 0
+        self.last_ts = 0
+        self.entries = 0
+        self.overrun = 0
+        self.bytes = 0
+        self.dropped = 0
+        self.read_events = 0
+        self.last_overrun = 0
+        self.lost = 0
+        self.kept_oldest_ts = 0
+        self.disabled = False
+        self.has_reader = False
+
+    # -- writer ------------------------------------------------------------
+
+    def write(self, entry: Entry, overwrite: bool, subbuf_data: int) -> bool:
+        size = entry.size
+        ts = entry.ts
+        page = self.tail
+        if page is not None:
+            extend = TIME_EXTEND_SIZE if ts - self.last_ts >= TIME_DELTA_LIMIT else 0
+            if page.used + extend + size <= subbuf_data:
+                page.entries.append(entry)
+                page.used += extend + size
+                self.entries += 1
+                self.bytes += extend + size
+                self.last_ts = ts
+                return True
+        if size > subbuf_data:
+            self.dropped += 1
+            return False
+        ring = self.ring
+        if len(ring) >= self.nr_pages:
+            if not overwrite:
+                self.dropped += 1
+                return False
+            self._evict_oldest()
+        page = _Page(ts)
+        page.entries.append(entry)
+        page.used = size
+        ring.append(page)
+        self.tail = page
+        self.entries += 1
+        self.bytes += size
+        self.last_ts = ts
+        return True
+
+    def _evict_oldest(self) -> None:
+        old = self.ring.popleft()
+        n = len(old.entries)
+        self.overrun += n
+        self.entries -= n
+        self.bytes -= old.used
+        if old is self.tail:
+            self.tail = None
+
+    def resize(self, nr_pages: int) -> None:
+        # Shrinking drops the oldest pages; their entries count as overrun.
+        self.nr_pages = nr_pages
+        while len(self.ring) > nr_pages:
+            self._evict_oldest()
+
+    def reset(self) -> None:
+        self.kept_oldest_ts = self.oldest_ts()
+        self.ring.clear()
+        self.tail = None
+        self.reader = None
+        self.read = 0
+        self.entries = self.overrun = self.bytes = 0
+        self.dropped = self.read_events = 0
+        self.last_overrun = self.lost = 0
+
+    def oldest_ts(self) -> int:
+        # The time stamp of the page the reader is on: the reader page while
+        # the writer is on it too, else the oldest page in the ring. A reset
+        # does not forget it.
+        if self.tail is not None and self.tail is self.reader:
+            return self.reader.ts
+        if self.ring:
+            return self.ring[0].ts
+        if self.reader is not None:
+            return self.reader.ts
+        return self.kept_oldest_ts
+
+    # -- consuming reader --------------------------------------------------
+
+    def peek(self) -> Entry | None:
+        reader = self.reader
+        if reader is not None and self.read < len(reader.entries):
+            return reader.entries[self.read]
+        if reader is not None and self.tail is reader:
+            return None  # caught up with the writer on the reader page
+        if not self.ring:
+            return None
+        page = self.ring.popleft()
+        self.reader = page
+        self.read = 0
+        if self.overrun != self.last_overrun:
+            self.lost = self.overrun - self.last_overrun
+            self.last_overrun = self.overrun
+        return page.entries[0]
+
+    def consume(self, entry: Entry) -> bool:
+        reader = self.reader
+        if reader is None or self.read >= len(reader.entries):
+            return False
+        if reader.entries[self.read] is not entry:
+            return False  # cleared or resized meanwhile
+        size = entry.size
+        # The time extend written before it, by the same rule as in write().
+        if self.read and entry.ts - reader.entries[self.read - 1].ts >= TIME_DELTA_LIMIT:
+            size += TIME_EXTEND_SIZE
+        self.read += 1
+        self.entries -= 1
+        self.bytes -= size
+        self.read_events += 1
+        self.lost = 0
+        return True
+
+    # -- non-consuming reader ---------------------------------------------
+
+    def slices(self) -> list[tuple[list[Entry], int, int]]:
+        out: list[tuple[list[Entry], int, int]] = []
+        if self.reader is not None and self.read < len(self.reader.entries):
+            out.append((self.reader.entries, self.read, len(self.reader.entries)))
+        for page in self.ring:
+            out.append((page.entries, 0, len(page.entries)))
+        return out
+
+    def stats(self) -> CpuStats:
+        return CpuStats(
+            entries=self.entries,
+            overrun=self.overrun,
+            commit_overrun=0,
+            bytes=self.bytes,
+            oldest_ts=self.oldest_ts(),
+            dropped=self.dropped,
+            read=self.read_events,
+        )
+
+
+def _iter_slices(slices: list[tuple[list[Entry], int, int]]) -> Iterator[Entry]:
+    for entries, start, end in slices:
+        for i in range(start, end):
+            yield entries[i]
+
+
+def _ts_key(entry: Entry) -> int:
+    return entry.ts
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a non-consuming reader sees: fixed when it was taken."""
+
+    per_cpu: dict[int, list[tuple[list[Entry], int, int]]]
+    entries: int  # unconsumed entries on all CPUs
+    overrun: int  # overruns on all CPUs
+
+    def __iter__(self) -> Iterator[Entry]:
+        """Entries oldest first, merged across CPUs by timestamp (lower CPU first on ties)."""
+        iters = [_iter_slices(s) for _, s in sorted(self.per_cpu.items())]
+        if len(iters) == 1:
+            return iters[0]
+        return heapq.merge(*iters, key=_ts_key)
+
+    def __len__(self) -> int:
+        return sum(end - start for s in self.per_cpu.values() for _, start, end in s)
+
+
+class Reader:
+    """A consuming reader of a set of CPUs (trace_pipe). Exclusive per CPU."""
+
+    def __init__(self, buffer: RingBuffer, cpus: tuple[int, ...]) -> None:
+        self.buffer = buffer
+        self.cpus = cpus
+        self.closed = False
+
+    def peek(self) -> tuple[int, Entry, int] | None:
+        """The next entry, oldest first across this reader's CPUs: (cpu, entry, lost).
+
+        ``lost`` is the number of entries overwritten before it that this
+        reader never saw (0 if none). Peeking does not consume.
+        """
+        return self.buffer._peek(self.cpus)
+
+    def consume(self, cpu: int, entry: Entry) -> bool:
+        """Consume ``entry``, which the last peek returned. False if it is gone."""
+        with self.buffer._lock:
+            return self.buffer._cpus[cpu].consume(entry)
+
+    def take(self) -> tuple[int, Entry, int] | None:
+        """Peek and consume in one step."""
+        return self.buffer._take(self.cpus)
+
+    def empty(self) -> bool:
+        return self.buffer.empty(self.cpus)
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for data; True if there is some."""
+        return self.buffer.wait(self.cpus, timeout)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.buffer._release_reader(self.cpus)
+
+
+class RingBuffer:
+    """Per-CPU ring buffers behind one lock.
+
+    ``clock`` gives the timestamp of each committed entry (nanoseconds, or a
+    raw count for counter clocks); it is read under the lock so that
+    timestamps on one CPU never go backwards.
+    """
+
+    def __init__(
+        self,
+        nr_cpus: int,
+        nr_pages: int = MIN_PAGES,
+        clock: Callable[[], int] = lambda: 0,
+        overwrite: bool = True,
+        subbuf_size: int = SUBBUF_SIZE,
+    ) -> None:
+        if nr_cpus < 1:
+            raise ValueError("nr_cpus must be at least 1")
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters = 0
+        self.nr_cpus = nr_cpus
+        self.subbuf_size = subbuf_size
+        self.subbuf_data = subbuf_size - SUBBUF_HEADER
+        self._cpus = [_CpuBuffer(cpu, max(MIN_PAGES, nr_pages)) for cpu in range(nr_cpus)]
+        self.clock = clock
+        self.overwrite = overwrite
+        self.record_on = True
+        self._record_disabled = 0
+
+    # -- writing -------------------------------------------------------------
+
+    def commit(self, entry: Entry, cpu: int = 0) -> bool:
+        """Timestamp ``entry`` and store it on ``cpu``. False if not stored."""
+        with self._lock:
+            if not self.record_on or self._record_disabled:
+                return False
+            cb = self._cpus[cpu]
+            if cb.disabled:
+                return False
+            entry.cpu = cpu
+            entry.ts = self.clock()
+            if not cb.write(entry, self.overwrite, self.subbuf_data):
+                return False
+            if self._waiters:
+                self._cond.notify_all()
+            return True
+
+    @property
+    def recording(self) -> bool:
+        return self.record_on and not self._record_disabled
+
+    def record_disable(self) -> None:
+        """Stop recording until the matching record_enable (nests)."""
+        with self._lock:
+            self._record_disabled += 1
+
+    def record_enable(self) -> None:
+        with self._lock:
+            self._record_disabled = max(0, self._record_disabled - 1)
+
+    def set_cpu_enabled(self, cpu: int, enabled: bool) -> None:
+        with self._lock:
+            self._cpus[cpu].disabled = not enabled
+
+    def cpu_enabled(self, cpu: int) -> bool:
+        return not self._cpus[cpu].disabled
+
+    # -- size and reset ------------------------------------------------------
+
+    def nr_pages(self, cpu: int) -> int:
+        return self._cpus[cpu].nr_pages
+
+    def size_bytes(self, cpu: int) -> int:
+        """Data capacity of one CPU's buffer (what buffer_size_kb shows, in bytes)."""
+        return self._cpus[cpu].nr_pages * self.subbuf_data
+
+    def resize(self, nbytes: int, cpu: int | None = None) -> None:
+        """Resize one CPU, or all, to hold ``nbytes``; data is kept where it fits."""
+        nr = pages_for(nbytes, self.subbuf_data)
+        with self._lock:
+            for cb in self._targets(cpu):
+                cb.resize(nr)
+
+    def set_subbuf_size(self, subbuf_size: int) -> None:
+        """Change the sub-buffer size, keeping each CPU's byte size. Clears the data."""
+        with self._lock:
+            sizes = [cb.nr_pages * self.subbuf_data for cb in self._cpus]
+            self.subbuf_size = subbuf_size
+            self.subbuf_data = subbuf_size - SUBBUF_HEADER
+            for cb, nbytes in zip(self._cpus, sizes):
+                cb.reset()
+                cb.nr_pages = pages_for(nbytes, self.subbuf_data)
+
+    def reset(self, cpu: int | None = None) -> None:
+        """Clear one CPU, or all: entries go, counters go back to 0."""
+        with self._lock:
+            for cb in self._targets(cpu):
+                cb.reset()
+
+    def _targets(self, cpu: int | None) -> list[_CpuBuffer]:
+        return self._cpus if cpu is None else [self._cpus[cpu]]
+
+    # -- statistics ----------------------------------------------------------
+
+    def stats(self, cpu: int) -> CpuStats:
+        with self._lock:
+            return self._cpus[cpu].stats()
+
+    def entries(self, cpu: int | None = None) -> int:
+        with self._lock:
+            return sum(cb.entries for cb in self._targets(cpu))
+
+    def overruns(self, cpu: int | None = None) -> int:
+        with self._lock:
+            return sum(cb.overrun for cb in self._targets(cpu))
+
+    def dropped(self, cpu: int | None = None) -> int:
+        with self._lock:
+            return sum(cb.dropped for cb in self._targets(cpu))
+
+    def empty(self, cpus: Iterable[int] | None = None) -> bool:
+        cpus = range(self.nr_cpus) if cpus is None else cpus
+        with self._lock:
+            return not any(self._cpus[c].entries for c in cpus)
+
+    # -- readers -------------------------------------------------------------
+
+    def snapshot(self, cpus: Iterable[int] | None = None) -> Snapshot:
+        """A non-consuming view of ``cpus`` (default all), fixed now.
+
+        The totals cover every CPU, as the trace file's header does.
+        """
+        cpus = range(self.nr_cpus) if cpus is None else cpus
+        with self._lock:
+            return Snapshot(
+                per_cpu={c: self._cpus[c].slices() for c in cpus},
+                entries=sum(cb.entries for cb in self._cpus),
+                overrun=sum(cb.overrun for cb in self._cpus),
+            )
+
+    def open_reader(self, cpus: Iterable[int] | None = None) -> Reader:
+        """A consuming reader; EBUSY if one of ``cpus`` already has one."""
+        cpus = tuple(range(self.nr_cpus) if cpus is None else cpus)
+        with self._lock:
+            if any(self._cpus[c].has_reader for c in cpus):
+                raise OSError(errno.EBUSY, "a consuming reader is already open")
+            for c in cpus:
+                self._cpus[c].has_reader = True
+        return Reader(self, cpus)
+
+    def has_readers(self) -> bool:
+        with self._lock:
+            return any(cb.has_reader for cb in self._cpus)
+
+    def _release_reader(self, cpus: tuple[int, ...]) -> None:
+        with self._lock:
+            for c in cpus:
+                self._cpus[c].has_reader = False
+
+    def _peek_locked(self, cpus: tuple[int, ...]) -> tuple[int, Entry, int] | None:
+        best: tuple[int, Entry, int] | None = None
+        for c in cpus:
+            cb = self._cpus[c]
+            if not cb.entries:
+                continue
+            entry = cb.peek()
+            if entry is not None and (best is None or entry.ts < best[1].ts):
+                best = (c, entry, cb.lost)
+        return best
+
+    def _peek(self, cpus: tuple[int, ...]) -> tuple[int, Entry, int] | None:
+        with self._lock:
+            return self._peek_locked(cpus)
+
+    def _take(self, cpus: tuple[int, ...]) -> tuple[int, Entry, int] | None:
+        with self._lock:
+            item = self._peek_locked(cpus)
+            if item is not None:
+                self._cpus[item[0]].consume(item[1])
+            return item
+
+    def wait(self, cpus: Iterable[int], timeout: float) -> bool:
+        cpus = tuple(cpus)
+        with self._cond:
+            if any(self._cpus[c].entries for c in cpus):
+                return True
+            self._waiters += 1
+            try:
+                self._cond.wait(timeout)
+            finally:
+                self._waiters -= 1
+            return any(self._cpus[c].entries for c in cpus)
+
+    def wake_waiters(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
