@@ -1,0 +1,135 @@
+"""The mount daemon: one emulated system, served as a tracefs look-alike.
+
+``System`` is everything one mount owns: the time base shared by the trace
+clock and the machine, the trace array behind the control files and, once
+the machine package provides one, the emulated ``Machine`` (the seam is the
+``machine`` field: ``build_system`` fills it when it can).
+
+``run`` composes the pieces: it builds the System, starts the control
+socket, registers the mount, and serves the tree over FUSE until the mount
+goes away (``ftrace-mmio umount``, ``fusermount -u``, SIGINT, SIGTERM).
+``ftrace-mmio mount`` runs it in the foreground with ``-f``, or starts it
+in a new session and waits for it to say "ready".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ftrace_mmio.control import ControlServer, Handler, register_mount, unregister_mount
+from ftrace_mmio.trace.array import TraceArray
+from ftrace_mmio.trace.clock import TimeBase
+from ftrace_mmio.trace.files import build_tree
+from tracefs.fuse import FuseServer, FuseUnavailable, MountOptions, block_loop_signals
+
+
+@dataclass
+class System:
+    """What one mount serves. Handlers of the control socket receive it."""
+
+    time_base: TimeBase
+    array: TraceArray
+    #: The emulated machine (ftrace_mmio.machine), None until one is attached.
+    machine: Any = None
+    mountpoint: str = ""
+
+
+def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None = None) -> System:
+    time_base = TimeBase()
+    array = TraceArray(nr_cpus=cpus, time_base=time_base, buffer_size_kb=buffer_size_kb, clock=clock)
+    return System(time_base=time_base, array=array)
+
+
+def _status(system: System) -> dict[str, Any]:
+    array = system.array
+    return {
+        "pid": os.getpid(),
+        "mountpoint": system.mountpoint,
+        "cpus": array.nr_cpus,
+        "clock": array.clock,
+        "tracer": array.tracer.name,
+        "tracing_on": array.tracing_on,
+        "machine": system.machine is not None,
+    }
+
+
+def control_handlers(system: System) -> dict[str, Handler]:
+    """The commands the control socket answers. Machine commands (insmod,
+    rmmod, lsmod, lspci, dmesg) are added here when the machine exists."""
+    return {"status": _status}
+
+
+@dataclass
+class DaemonConfig:
+    mountpoint: str
+    cpus: int = 2
+    clock: str = "local"
+    buffer_size_kb: int | None = None
+    allow_other: bool = False
+    nonempty: bool = False
+    #: A pipe to report "ready <socket>" or "error <message>" on, then close.
+    ready_fd: int | None = None
+    log_file: str = ""
+
+
+def _report(fd: int | None, line: str) -> None:
+    if fd is None:
+        print(line, file=sys.stderr, flush=True)
+        return
+    try:
+        os.write(fd, line.encode() + b"\n")
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def run(config: DaemonConfig) -> int:
+    """Serve until unmounted; returns the exit status."""
+    mountpoint = os.path.abspath(config.mountpoint)
+    try:
+        system = build_system(config.cpus, config.clock, config.buffer_size_kb)
+    except (ValueError, OSError) as exc:
+        _report(config.ready_fd, f"error {exc}")
+        return 2
+    system.mountpoint = mountpoint
+    server = FuseServer(build_tree(system.array),
+                        MountOptions(allow_other=config.allow_other, nonempty=config.nonempty))
+    control = ControlServer(system, control_handlers(system), thread_setup=block_loop_signals)
+    socket_path = control.start()
+    entry = register_mount(mountpoint, socket_path, config.log_file)
+    ready_fd = config.ready_fd
+
+    def ready() -> None:
+        nonlocal ready_fd
+        if ready_fd is None:
+            print(f"ftrace-mmio: serving {mountpoint}; control socket {socket_path}; "
+                  "Ctrl-C or `ftrace-mmio umount` to stop", file=sys.stderr, flush=True)
+        else:
+            _report(ready_fd, f"ready {socket_path}")
+            ready_fd = None
+
+    failure = ""
+    try:
+        server.serve(mountpoint, on_ready=ready)
+    except (FuseUnavailable, OSError) as exc:
+        failure = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    finally:
+        control.stop()
+        unregister_mount(entry)
+    if failure:
+        # Reported only now, after the cleanup: the parent may stop us once it hears.
+        if ready_fd is not None:
+            _report(ready_fd, f"error {failure}")
+        else:
+            print(f"ftrace-mmio: {failure}", file=sys.stderr)
+        return 1
+    if config.log_file:
+        # A clean exit leaves nothing worth reading behind.
+        try:
+            os.unlink(config.log_file)
+        except OSError:
+            pass
+    return 0
