@@ -1,0 +1,39 @@
+/* Loadable modules: module_init names the function insmod runs (non-zero
+ * return fails the load), module_exit the one rmmod runs. */
+#ifndef _LINUX_MODULE_H
+#define _LINUX_MODULE_H
+
+#include <linux/compiler.h>
+#include <linux/init.h>
+#include <linux/types.h>
+#include <linux/kernel.h>
+#include <linux/moduleparam.h>
+#include <linux/export.h>
+
+struct module;
+#define THIS_MODULE ((struct module *)0)
+
+typedef int (*initcall_t)(void);
+typedef void (*exitcall_t)(void);
+
+/* The loader looks for init_module and cleanup_module; these aliases give
+ * the driver's own functions those names (the type check is the inline). */
+#define module_init(initfn) \
+	static inline initcall_t __maybe_unused __inittest(void) { return initfn; } \
+	int init_module(void) __attribute__((alias(#initfn)))
+
+#define module_exit(exitfn) \
+	static inline exitcall_t __maybe_unused __exittest(void) { return exitfn; } \
+	void cleanup_module(void) __attribute__((alias(#exitfn)))
+
+#define MODULE_LICENSE(x) MODULE_INFO(license, x)
+#define MODULE_AUTHOR(x) MODULE_INFO(author, x)
+#define MODULE_DESCRIPTION(x) MODULE_INFO(description, x)
+#define MODULE_VERSION(x) MODULE_INFO(version, x)
+#define MODULE_ALIAS(x) MODULE_INFO(alias, x)
+#define MODULE_SOFTDEP(x) MODULE_INFO(softdep, x)
+#define MODULE_FIRMWARE(x) MODULE_INFO(firmware, x)
+#define MODULE_DEVICE_TABLE(type, name)
+#define MODULE_IMPORT_NS(ns)
+
+#endif

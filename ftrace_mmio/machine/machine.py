@@ -1,0 +1,430 @@
+"""Machine: one emulated x86-64 box with its PCI devices, kernel and modules.
+
+All emulator work happens on the machine's own CPU thread.  Public methods
+(``insmod``, ``rmmod``, ``call`` ...) may be called from any thread: they
+put the work on the CPU thread's queue and wait for it.  ``run_on_cpu``
+does the same for other components (the mmiotrace tracer registers its
+fault handlers that way).  Reading the kernel log needs no queue.
+
+Crash containment: an oops, a budget overrun or a kernel BUG inside a
+module's code ends that call.  The oops goes to the kernel log, the call
+fails with the reason, and the CPU is ready for the next call; a module
+whose init crashed is unloaded (a real kernel would leave it stuck).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from unicorn import x86_const as x86
+
+from ..trace.clock import TimeBase
+from .cpu import ARG_REGS, EFLAGS_RESET, Cpu, Stop
+from .iomem import IoMem
+from .kapi import KernelApi
+from .klib import KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE
+from .mm import KERNEL_TEXT, PAGE_SIZE, MemoryFault, Mm
+from .module import Compiler, Loader, Module, ModuleError, resolve_target
+from .oops import classify_page_fault, format_oops
+from .printk import KernelLog, PrintfFormatter
+
+RETURN_PAD = KERNEL_TEXT + 0x10        # where called functions return to (not at a page start: see run())
+STUB_PAGE = KERNEL_TEXT + PAGE_SIZE
+DATA_PAGE = KERNEL_TEXT + 2 * PAGE_SIZE
+
+
+def _ignore_marker(text: str) -> None:
+    return None
+
+
+@dataclass
+class ModuleInfo:
+    """A loaded module as lsmod shows it."""
+
+    name: str
+    size: int
+    state: str
+    path: str | None
+    base: int
+    params: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    warnings: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "size": self.size, "state": self.state, "path": self.path,
+                "base": self.base, "params": self.params, "description": self.description}
+
+
+class ModuleOops(ModuleError):
+    """A module's code crashed; ``stop`` says how, ``report`` is the oops text."""
+
+    def __init__(self, message: str, stop: Stop, report: list[str]) -> None:
+        super().__init__(errno.EFAULT, message)
+        self.stop = stop
+        self.report = report
+
+
+class _EmptyBus:
+    devices: list = []
+
+
+def _default_bus(time_base: TimeBase):
+    try:
+        from .pci import default_bus
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.pci":
+            raise
+        return _EmptyBus()
+    return default_bus(time_base)
+
+
+class Machine:
+    """An emulated machine.  ``with Machine() as m: m.insmod("nvlike")``.
+
+    ``pci_bus`` defaults to the standard three devices; ``time_base`` is
+    shared with the trace array; ``run_budget_s`` is the wall-clock time
+    one call into module code (init, exit) may take before it is stopped
+    as a soft lockup.
+    """
+
+    def __init__(self, pci_bus: Any = None, time_base: TimeBase | None = None, *,
+                 ram_mb: int = 128, run_budget_s: float = 10.0, stack_kb: int = 16,
+                 cache_dir: str | os.PathLike | None = None, pointer_key: bytes = b"ftrace-mmio %p") -> None:
+        self.time_base = time_base if time_base is not None else TimeBase()
+        self.pci_bus = pci_bus if pci_bus is not None else _default_bus(self.time_base)
+        self.run_budget_s = run_budget_s
+        self.compiler = Compiler(Path(cache_dir) if cache_dir else None)
+        self.log = KernelLog(self.time_base.machine_ns)
+        # Hooks other components set or add.
+        self.on_trace_printk: Callable[[str], None] = _ignore_marker
+        self.ioremap_hooks: list[Any] = []
+        self.module_hooks: list[Any] = []
+        self.modules: dict[str, Module] = {}
+        self.current_module: Module | None = None
+        self.oops_count = 0
+        self._ram_size = ram_mb << 20
+        self._stack_size = stack_kb << 10
+        self._pointer_key = pointer_key
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._cpu_thread, name="ftrace-mmio-cpu", daemon=True)
+        self._thread.start()
+        try:
+            self._submit(self._boot)
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- the CPU thread ----------------------------------------------------------
+
+    def _cpu_thread(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            fut, fn, args, kwargs = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(exc)
+        cpu = getattr(self, "cpu", None)
+        if cpu is not None:
+            cpu.close()
+
+    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is self._thread:
+            return fn(*args, **kwargs)
+        if self._closed:
+            raise RuntimeError("the machine has been shut down")
+        fut: Future = Future()
+        self._queue.put((fut, fn, args, kwargs))
+        return fut.result()
+
+    def run_on_cpu(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` on the CPU thread (where unicorn may be touched) and
+        return its result."""
+        return self._submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            if threading.current_thread() is not self._thread:
+                self._thread.join()
+
+    def __enter__(self) -> "Machine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- boot ----------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        self.cpu = cpu = Cpu(self._ram_size)
+        self.mm = mm = Mm(cpu, self._ram_size)
+        cpu.enable_paging(mm.pml4)
+        cpu.add_oops_handler(self._classify)
+        # Kernel text: the return pad (hlt, never executed: runs stop at it),
+        # then the stub page; then a data page for jiffies.
+        pad = mm.map_new_pages(KERNEL_TEXT, 2, writable=False, executable=True)
+        cpu.write_phys(pad, b"\xf4" * PAGE_SIZE)
+        mm.map_new_pages(DATA_PAGE, 1, writable=True, executable=False)
+        self.stack = mm.alloc_stack(self._stack_size)
+        self.iomem = IoMem(cpu)
+        for dev in self.pci_bus.devices:
+            for start, size, region in dev.io_regions():
+                self.iomem.map_region(start, size, region, name=f"{_slot(dev)}")
+        self.formatter = PrintfFormatter(mm.read_cstring, lambda va: mm.read_uint(va, 8),
+                                         self.symbolize, self._pointer_key)
+        self.kapi = KernelApi(self)
+        self.kapi.install(STUB_PAGE, DATA_PAGE)
+        self.loader = Loader(mm)
+        klib = self.compiler.compile_text(KLIB_SOURCE, KLIB_NAME, KLIB_CFLAGS)
+        self.klib = self.loader.load(klib.obj, KLIB_NAME, self.kapi.exports.get)
+        self.klib.builtin = True
+        self.klib.state = "live"
+        self.kapi.build_pci_devices(self.pci_bus.devices)
+        self.log.log(5, f"ftrace-mmio machine: x86-64, {self._ram_size >> 20} MiB RAM, 4-level paging with NX")
+        for dev in sorted(self.pci_bus.devices, key=lambda d: tuple(d.slot)):
+            cls = dev.config_read(0x08, 4) >> 8
+            self.log.log(6, f"pci {_slot(dev)}: [{dev.vendor:04x}:{dev.device:04x}] type 00 class 0x{cls:06x}")
+
+    # ---- symbols ---------------------------------------------------------------------
+
+    def resolve(self, name: str) -> int | None:
+        """Address of a kernel export (stub, data or kernel library)."""
+        va = self.kapi.exports.get(name)
+        if va is None:
+            va = self.klib.symbols.get(name)
+        return va
+
+    def symbolize(self, va: int, with_size: bool = True) -> str:
+        """``function+0xoff/0xsize [module]`` for a code address (%pS)."""
+        for mod in [self.klib, *self.modules.values()]:
+            if mod.contains(va):
+                hit = mod.symbolize(va)
+                if hit is None:
+                    break
+                fn, off, size = hit
+                text = f"{fn}+{off:#x}/{size:#x}" if with_size else f"{fn}+{off:#x}"
+                return text if mod.builtin else f"{text} [{mod.name}]"
+        stub = self.kapi.stub_name(va)
+        if stub is not None:
+            off = (va - STUB_PAGE) % 16
+            return f"{stub}+{off:#x}/0x10" if with_size else f"{stub}+{off:#x}"
+        return f"{va:#x}"
+
+    # ---- running module code ---------------------------------------------------------------
+
+    def _classify(self, stop: Stop) -> None:
+        if stop.kind == "page fault":
+            classify_page_fault(stop, self.stack)
+
+    def _call(self, va: int, args: Sequence[int], module: Module | None, comm: str) -> int:
+        """Call a C function on the CPU thread; ModuleOops if it crashes."""
+        cpu = self.cpu
+        rsp = self.stack[1] - 8
+        self.mm.write_uint(rsp, 8, RETURN_PAD)
+        for reg, value in zip(ARG_REGS, args):
+            cpu.set_reg(reg, value)
+        cpu.set_reg(x86.UC_X86_REG_RSP, rsp)
+        cpu.set_reg(x86.UC_X86_REG_RBP, 0)
+        cpu.eflags = EFLAGS_RESET
+        self.kapi.update_jiffies()
+        prev, self.current_module = self.current_module, module
+        try:
+            # The pad is 16 bytes into its page: unicorn raises a spurious
+            # fetch fault on the page before when the stop address is the
+            # first byte of a page whose predecessor is unmapped.
+            stop = cpu.run(va, RETURN_PAD, self.run_budget_s)
+        finally:
+            self.current_module = prev
+        if stop is not None:
+            raise self._report(stop, comm)
+        return cpu.reg(x86.UC_X86_REG_RAX)
+
+    def _report(self, stop: Stop, comm: str) -> ModuleOops:
+        self.oops_count += 1
+        names = [m.name for m in reversed(list(self.modules.values()))]
+        report = format_oops(stop, self.oops_count, comm, self.symbolize, self._read_code, names)
+        for i, line in enumerate(report):
+            self.log.log(1 if i < len(stop.lines) else 4, line)
+        where = self.symbolize(stop.regs.get("RIP", 0))
+        return ModuleOops(f"oops: {stop.summary or report[0]} at {where}", stop, report)
+
+    def _read_code(self, va: int, n: int) -> bytes | None:
+        try:
+            return self.mm.read(va, n)
+        except MemoryFault:
+            return None
+
+    # ---- modules -------------------------------------------------------------------------
+
+    def insmod(self, target: str | os.PathLike, args: Sequence[str] = ()) -> ModuleInfo:
+        """Load a module: a .c file (compiled), an object file, or the name
+        of a bundled driver; ``args`` are ``name=value`` parameters.
+        ModuleError (an OSError with the kernel's errno) if it fails."""
+        path, name = resolve_target(os.fspath(target))
+        warnings = ""
+        if path.suffix == ".c":
+            result = self.compiler.compile_file(path, name)
+            obj, warnings = result.obj, result.warnings
+        else:
+            obj = path.read_bytes()
+        info = self._submit(self._insmod, obj, name, list(args), str(path))
+        info.warnings = warnings
+        return info
+
+    def insmod_object(self, obj: bytes, name: str, args: Sequence[str] = ()) -> ModuleInfo:
+        """Load an ELF relocatable given as bytes."""
+        return self._submit(self._insmod, obj, name, list(args), None)
+
+    def _insmod(self, obj: bytes, name: str, args: list[str], path: str | None) -> ModuleInfo:
+        if name in self.modules or name == KLIB_NAME:
+            raise ModuleError(errno.EEXIST, f"Module {name} is already loaded")
+        module = self.loader.load(obj, name, self.resolve, args, path, log=lambda s: self.log.log(4, s))
+        self.modules[name] = module
+        self._notify("on_module_load", module)
+        try:
+            if module.init is not None:
+                ret = _s32(self._call(module.init, (), module, "insmod"))
+                if ret < 0:
+                    raise ModuleError(-ret, f"{name}: init_module returned {ret} "
+                                      f"({errno.errorcode.get(-ret, '?')}: {os.strerror(-ret)})")
+                if ret > 0:
+                    self.log.log(4, f"do_init_module: '{name}'->init suspiciously returned {ret}, "
+                                    "it should follow 0/-E convention")
+        except BaseException:
+            self._unload(module)
+            raise
+        module.state = "live"
+        return self._info(module)
+
+    def rmmod(self, name: str) -> None:
+        """Unload a module, running its module_exit function."""
+        self._submit(self._rmmod, name)
+
+    def _rmmod(self, name: str) -> None:
+        module = self.modules.get(name)
+        if module is None:
+            raise ModuleError(errno.ENOENT, f"Module {name} is not currently loaded")
+        if module.exit is None and module.init is not None:
+            raise ModuleError(errno.EBUSY, f"Module {name} has no module_exit function and cannot be unloaded")
+        module.state = "going"
+        try:
+            if module.exit is not None:
+                self._call(module.exit, (), module, "rmmod")
+        finally:
+            self._unload(module)
+
+    def _unload(self, module: Module) -> None:
+        self.modules.pop(module.name, None)
+        for dev in self.pci_bus.devices:
+            if getattr(dev, "driver", None) == module.name:
+                dev.driver = None
+        self._notify("on_module_unload", module)
+        self.loader.unload(module)
+
+    def _notify(self, method: str, module: Module) -> None:
+        for hook in list(self.module_hooks):
+            fn = getattr(hook, method, None)
+            if fn is not None:
+                fn(module)
+
+    def lsmod(self) -> list[ModuleInfo]:
+        """Loaded modules, newest first (as /proc/modules lists them)."""
+        return self._submit(lambda: [self._info(m) for m in reversed(list(self.modules.values()))])
+
+    def _info(self, module: Module) -> ModuleInfo:
+        state = {"coming": "Loading", "live": "Live", "going": "Unloading"}[module.state]
+        return ModuleInfo(module.name, module.size, state, module.path, module.base,
+                          {p.name: p.type for p in sorted(module.params, key=lambda p: p.name)},
+                          "; ".join(module.modinfo.get("description", [])))
+
+    def call(self, module: str, function: str, *args: int) -> int:
+        """Call a function of a loaded module (up to six integer arguments);
+        returns RAX as an unsigned 64-bit value.  For tests and benchmarks."""
+        return self._submit(self._call_named, module, function, args)
+
+    def _call_named(self, module_name: str, function: str, args: tuple[int, ...]) -> int:
+        module = self.modules.get(module_name)
+        if module is None:
+            raise ModuleError(errno.ENOENT, f"Module {module_name} is not currently loaded")
+        va = module.symbols.get(function)
+        if va is None:
+            va = next((start for start, _, fn in module.functions if fn == function), None)
+        if va is None:
+            raise ModuleError(errno.ENOENT, f"{module_name} has no function {function}")
+        if len(args) > len(ARG_REGS):
+            raise ValueError("at most six arguments")
+        return self._call(va, args, module, "call")
+
+    # ---- hooks for other components --------------------------------------------------------
+
+    def add_ioremap_hook(self, hook: Any) -> None:
+        """``hook.on_ioremap(phys, size, cookie)`` runs after every ioremap
+        has mapped its pages, before the driver gets the cookie;
+        ``hook.on_iounmap(cookie)`` before an iounmap removes them.  Both on
+        the CPU thread."""
+        self.ioremap_hooks.append(hook)
+
+    def remove_ioremap_hook(self, hook: Any) -> None:
+        self.ioremap_hooks.remove(hook)
+
+    def add_module_hook(self, hook: Any) -> None:
+        """``hook.on_module_load(module)`` / ``on_module_unload(module)``
+        (either optional), on the CPU thread: e.g. to drop decode caches."""
+        self.module_hooks.append(hook)
+
+    # ---- inspection ----------------------------------------------------------------------------
+
+    def dmesg(self, since_seq: int = 0) -> list:
+        return self.log.records(since_seq)
+
+    def dmesg_text(self) -> str:
+        return self.log.text()
+
+    def read_virt(self, va: int, size: int) -> bytes:
+        """Read kernel-virtual RAM (not device memory)."""
+        return self._submit(self.mm.read, va, size)
+
+    def pci_devices(self) -> list[dict[str, Any]]:
+        """The PCI bus as data: slot, vendor, device, class, revision, name,
+        driver, irq and bars (index, start, size, flags)."""
+        return self._submit(self._pci_devices)
+
+    def _pci_devices(self) -> list[dict[str, Any]]:
+        out = []
+        for dev in sorted(self.pci_bus.devices, key=lambda d: tuple(d.slot)):
+            bars = []
+            for i, (start, end, flags) in enumerate(list(dev.resources)[:7]):
+                if end:
+                    bars.append({"index": i, "start": start, "size": end - start + 1, "flags": flags})
+            model = getattr(dev, "model", None)
+            out.append({
+                "slot": _slot(dev), "vendor": dev.vendor, "device": dev.device,
+                "class": dev.config_read(0x08, 4) >> 8, "revision": dev.config_read(0x08, 1),
+                "name": getattr(model, "name", None) or getattr(dev, "name", ""),
+                "driver": getattr(dev, "driver", None), "irq": dev.irq, "bars": bars,
+            })
+        return out
+
+
+def _slot(dev) -> str:
+    bus, devfn = dev.slot
+    return f"0000:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}"
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFF_FFFF
+    return v - (1 << 32) if v >> 31 else v
