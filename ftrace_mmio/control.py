@@ -105,6 +105,24 @@ def pid_alive(pid: int) -> bool:
     return state != ["Z"]
 
 
+def socket_answers(path: str | Path) -> bool:
+    """True if something listens on the Unix socket ``path``.
+
+    A registry entry whose pid is alive can still be stale: after a kill -9
+    the pid may be reused by an unrelated process. Its socket then refuses
+    connections (or is gone), which is what tells the two apart.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        try:
+            sock.connect(str(path))
+        except BlockingIOError:
+            return True  # listening, backlog full: a busy daemon is still a daemon
+        except OSError:
+            return False
+    return True
+
+
 def register_mount(mountpoint: str, socket_path: str | Path, log_path: str = "") -> MountEntry:
     entry = MountEntry(os.getpid(), str(mountpoint), str(socket_path), os.getuid(), log_path)
     path = entry.registry_file
@@ -130,7 +148,7 @@ def running_mounts(clean: bool = True) -> list[MountEntry]:
             if clean:
                 path.unlink(missing_ok=True)
             continue
-        if pid_alive(entry.pid):
+        if pid_alive(entry.pid) and socket_answers(entry.socket):
             entries.append(entry)
         elif clean:
             unregister_mount(entry)

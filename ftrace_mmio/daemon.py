@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftrace_mmio.control import ControlServer, Handler, register_mount, unregister_mount
+from ftrace_mmio.machine.machine import Machine
+from ftrace_mmio.machine.ops import machine_handlers
+from ftrace_mmio.mmiotrace.mmio_mod import MmiotraceParams
+from ftrace_mmio.mmiotrace.tracer import attach
 from ftrace_mmio.trace.array import TraceArray
 from ftrace_mmio.trace.clock import TimeBase
 from ftrace_mmio.trace.files import build_tree
@@ -32,15 +36,27 @@ class System:
 
     time_base: TimeBase
     array: TraceArray
-    #: The emulated machine (ftrace_mmio.machine), None until one is attached.
+    #: The emulated machine (ftrace_mmio.machine), traced by the array's mmiotrace.
     machine: Any = None
     mountpoint: str = ""
 
+    def close(self) -> None:
+        if self.machine is not None:
+            self.machine.close()
 
-def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None = None) -> System:
+
+def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None = None,
+                 params: MmiotraceParams | None = None) -> System:
+    """The default machine, its trace array, and mmiotrace attached to both."""
     time_base = TimeBase()
     array = TraceArray(nr_cpus=cpus, time_base=time_base, buffer_size_kb=buffer_size_kb, clock=clock)
-    return System(time_base=time_base, array=array)
+    machine = Machine(time_base=time_base)
+    try:
+        attach(array, machine, params)
+    except BaseException:
+        machine.close()
+        raise
+    return System(time_base=time_base, array=array, machine=machine)
 
 
 def _status(system: System) -> dict[str, Any]:
@@ -57,9 +73,12 @@ def _status(system: System) -> dict[str, Any]:
 
 
 def control_handlers(system: System) -> dict[str, Handler]:
-    """The commands the control socket answers. Machine commands (insmod,
-    rmmod, lsmod, lspci, dmesg) are added here when the machine exists."""
-    return {"status": _status}
+    """The commands the control socket answers: status, and the machine's
+    insmod, rmmod, lsmod, lspci and dmesg."""
+    handlers: dict[str, Handler] = {"status": _status}
+    if system.machine is not None:
+        handlers.update(machine_handlers())
+    return handlers
 
 
 @dataclass
@@ -68,6 +87,8 @@ class DaemonConfig:
     cpus: int = 2
     clock: str = "local"
     buffer_size_kb: int | None = None
+    #: mmiotrace's boot-time parameters (filter_offset, nommiotrace, trace_pc, decoder).
+    params: MmiotraceParams | None = None
     allow_other: bool = False
     nonempty: bool = False
     #: A pipe to report "ready <socket>" or "error <message>" on, then close.
@@ -90,8 +111,8 @@ def run(config: DaemonConfig) -> int:
     """Serve until unmounted; returns the exit status."""
     mountpoint = os.path.abspath(config.mountpoint)
     try:
-        system = build_system(config.cpus, config.clock, config.buffer_size_kb)
-    except (ValueError, OSError) as exc:
+        system = build_system(config.cpus, config.clock, config.buffer_size_kb, config.params)
+    except (ValueError, OSError, RuntimeError) as exc:
         _report(config.ready_fd, f"error {exc}")
         return 2
     system.mountpoint = mountpoint
@@ -119,6 +140,7 @@ def run(config: DaemonConfig) -> int:
     finally:
         control.stop()
         unregister_mount(entry)
+        system.close()
     if failure:
         # Reported only now, after the cleanup: the parent may stop us once it hears.
         if ready_fd is not None:

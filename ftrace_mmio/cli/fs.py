@@ -87,6 +87,9 @@ def _check_mountpoint(path: str, allow_sys: bool) -> str:
     if real in REAL_TRACEFS and not allow_sys:
         raise CliError(f"refusing to mount over the host's tracing directory {real}; "
                        "use a directory of your own, or pass --over-real-tracefs if you really mean it")
+    if our_mount(real) and _daemon_died(real):
+        raise CliError(f"{path} is still an ftrace-mmio mount whose daemon died "
+                       f"(Transport endpoint is not connected); recover it first: ftrace-mmio umount {path}")
     if not os.path.isdir(real):
         raise CliError(f"{path}: not a directory (create it first: mkdir -p {path})")
     if os.path.ismount(real) and real not in REAL_TRACEFS:
@@ -114,6 +117,11 @@ def _daemon_argv(args: argparse.Namespace, mountpoint: str, ready_fd: int, log_f
         argv.append("--allow-other")
     if args.over_real_tracefs:
         argv.append("--over-real-tracefs")
+    argv += ["--decoder", args.decoder, "--filter-offset", hex(args.filter_offset)]
+    if args.nommiotrace:
+        argv.append("--nommiotrace")
+    if args.trace_pc:
+        argv.append("--trace-pc")
     return argv
 
 
@@ -151,11 +159,13 @@ def cmd_mount(args: argparse.Namespace) -> int:
     except FuseUnavailable as exc:
         raise CliError(str(exc)) from None
     if args.foreground:
+        from ftrace_mmio.cli.run import mmiotrace_params
         from ftrace_mmio.daemon import DaemonConfig, run
 
         return run(DaemonConfig(
             mountpoint=mountpoint, cpus=args.cpus, clock=args.clock,
-            buffer_size_kb=args.buffer_size_kb, allow_other=args.allow_other,
+            buffer_size_kb=args.buffer_size_kb, params=mmiotrace_params(args),
+            allow_other=args.allow_other,
             nonempty=args.over_real_tracefs, ready_fd=args.ready_fd, log_file=args.log_file or "",
         ))
 
@@ -224,6 +234,19 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return not pid_alive(pid)
+
+
+def _daemon_died(path: str) -> bool:
+    """True if the FUSE mount at ``path`` has lost its daemon.
+
+    statfs always reaches the daemon; stat may be answered from the kernel's
+    attribute cache for a second after the daemon died.
+    """
+    try:
+        os.statvfs(path)
+    except OSError as exc:
+        return exc.errno in (errno.ENOTCONN, errno.ECONNABORTED)
+    return False
 
 
 def _connected(path: str) -> bool:
@@ -308,6 +331,8 @@ def _wrap(fn):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from ftrace_mmio.cli.run import add_mmiotrace_arguments
+
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser(
         "mount", help="serve a tracefs look-alike on a directory (FUSE)", formatter_class=fmt,
@@ -332,6 +357,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(only inside a private mount namespace!)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--log-file", default=None, help=argparse.SUPPRESS)
+    add_mmiotrace_arguments(p)
     p.set_defaults(func=_wrap(cmd_mount))
 
     p = subparsers.add_parser(

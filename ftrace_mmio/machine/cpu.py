@@ -39,7 +39,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import struct
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -480,44 +479,43 @@ class Cpu:
             self._stop = stop
         uclib.uc_emu_stop(self.uch)
 
-    def run(self, begin: int, until: int, budget_s: float, slice_s: float = 0.25) -> Stop | None:
+    def run(self, begin: int, until: int, budget_s: float) -> Stop | None:
         """Execute from ``begin`` until RIP reaches ``until``.
 
         Returns None on a clean return, else the :class:`Stop` that ended
         the run.  Code that does not come back within ``budget_s`` seconds
-        of wall time is stopped as a soft lockup.  The budget is spent in
-        slices (``emu_start`` with a timeout) rather than with an
-        instruction count, because counting forces instrumentation on every
-        translated block (P4)."""
+        of wall time is stopped as a soft lockup.
+
+        The budget is one ``emu_start`` timeout, not an instruction count
+        (counting instruments every translated block, P4) and not a series
+        of short slices: a timeout's stop request can land inside a memory
+        hook or a kernel-API stub, and unicorn then restarts the current
+        instruction, so the device access or the API call would happen
+        twice.  That is acceptable only once, for the run that is being
+        killed anyway."""
         self._stop = None
-        deadline = time.monotonic() + budget_s
-        pc = begin
-        while True:
-            # A run that an exception hook ended (emu_stop) leaves
-            # old_exception set again after the hook's reset (P16).
-            self._reset_old_exception()
-            remaining = deadline - time.monotonic()
-            timeout_us = max(1000, int(min(slice_s, max(remaining, 0.0)) * 1e6))
-            status = uclib.uc_emu_start(self.uch, pc, until, timeout_us, 0)
-            if self._stop is not None:
-                return self._finish_stop()
-            pc = self.rip
-            if status != ucc.UC_ERR_OK:
-                self.stop(self._emu_error(status, pc))
-                return self._finish_stop()
-            if pc == until:
-                return None
-            timed_out = ctypes.c_size_t()
-            uclib.uc_query(self.uch, ucc.UC_QUERY_TIMEOUT, ctypes.byref(timed_out))
-            if timed_out.value:
-                if time.monotonic() >= deadline:
-                    self.stop(Stop("soft lockup",
-                                   f"soft lockup - CPU#0 stuck for {budget_s:g}s",
-                                   [f"watchdog: BUG: soft lockup - CPU#0 stuck for {budget_s:g}s! [{{comm}}:1]"]))
-                    return self._finish_stop()
-                continue
-            self.stop(self._silent_stop(pc))
+        # A run that an exception hook ended (emu_stop) leaves
+        # old_exception set again after the hook's reset (P16).
+        self._reset_old_exception()
+        timeout_us = max(1000, int(budget_s * 1e6))
+        status = uclib.uc_emu_start(self.uch, begin, until, timeout_us, 0)
+        if self._stop is not None:
             return self._finish_stop()
+        pc = self.rip
+        if status != ucc.UC_ERR_OK:
+            self.stop(self._emu_error(status, pc))
+            return self._finish_stop()
+        if pc == until:
+            return None
+        timed_out = ctypes.c_size_t()
+        uclib.uc_query(self.uch, ucc.UC_QUERY_TIMEOUT, ctypes.byref(timed_out))
+        if timed_out.value:
+            self.stop(Stop("soft lockup",
+                           f"soft lockup - CPU#0 stuck for {budget_s:g}s",
+                           [f"watchdog: BUG: soft lockup - CPU#0 stuck for {budget_s:g}s! [{{comm}}:1]"]))
+            return self._finish_stop()
+        self.stop(self._silent_stop(pc))
+        return self._finish_stop()
 
     def _finish_stop(self) -> Stop:
         stop = self._stop

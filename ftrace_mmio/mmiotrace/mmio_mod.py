@@ -1,0 +1,400 @@
+"""mmio-mod: what mmiotrace does with ioremap, iounmap and each traced access.
+
+(arch/x86/mm/mmio-mod.c.) While tracing is enabled every ``ioremap`` gets a
+map id and a MAP record, then a kmmio probe over the returned range; every
+access through it comes back here twice: ``_pre`` at the page fault decodes
+the instruction and notes what a store is about to write, ``_post`` at the
+debug trap finishes the values (a load's destination register, or what the
+device model saw during the step) and hands R/W/UNKNOWN records to the
+tracer. ``iounmap`` removes the probe and records UNMAP.
+
+Boot parameters (the kernel's ``mmiotrace.X=``, fixed for a machine's life;
+``MmiotraceParams``): ``filter_offset`` traces only ioremaps of exactly that
+physical address (the others get no MAP and use no id); ``nommiotrace`` keeps
+MAP/UNMAP but arms nothing; ``trace_pc`` puts the faulting RIP in the pc
+field. ``decoder`` is ours: ``full`` (default) or ``pf_in`` (the kernel's
+decoder and the kernel's probe lookup, for line-by-line comparison).
+
+Map ids start at 1 and are never reset while the machine runs, not even
+between tracer sessions: the kernel's counter is a function-static one.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Protocol, TypeVar
+
+from ..machine.cpu import Cpu
+from ..machine.iomem import IoMem
+from ..machine.mm import PAGE_MASK, PAGE_SIZE, MemoryFault, Mm
+from .decode import Decoded, Decoder, DecoderMode, FullInsn, Source
+from .kmmio import KERN_INFO, KERN_NOTICE, KERN_WARNING, PFX, Kmmio, KmmioProbe, LogFn
+
+# struct mmiotrace_rw / mmiotrace_map opcodes (include/linux/mmiotrace.h).
+MMIO_READ = 1
+MMIO_WRITE = 2
+MMIO_PROBE = 3
+MMIO_UNPROBE = 4
+MMIO_UNKNOWN_OP = 5
+
+_OPCODES = {"R": MMIO_READ, "W": MMIO_WRITE, "UNKNOWN": MMIO_UNKNOWN_OP}
+
+# Bytes fetched at RIP for decoding: the longest instruction is 15, and the
+# kernel's decoder reads 8 immediate bytes even for a 4-byte one (REX.W C7).
+_CODE_FETCH = 24
+
+T = TypeVar("T")
+
+# Sources whose value the registers or the instruction give exactly.
+_EXACT_SOURCES = frozenset({Source.REG_AFTER, Source.REG_BEFORE, Source.IMM})
+
+
+def _needs_device_log(insn: Decoded) -> bool:
+    """Whether the device's own view of the step is needed for the values.
+
+    A plain load or store has its value in a register or the instruction:
+    listening to the device would only cost time (unicorn hands the IO
+    observers the RIP, a register read per device access).
+    """
+    if not isinstance(insn, FullInsn):
+        return False
+    accesses = insn.accesses
+    if insn.unknown or not accesses:
+        return True
+    return any(a.source not in _EXACT_SOURCES or a.bswap or a.lane for a in accesses)
+
+
+@dataclass(frozen=True)
+class MmiotraceParams:
+    """mmiotrace's parameters: set when a machine is mounted or a run starts."""
+
+    filter_offset: int = 0
+    nommiotrace: bool = False
+    trace_pc: bool = False
+    decoder: str = DecoderMode.FULL.value
+
+    def __post_init__(self) -> None:
+        if self.decoder not in {m.value for m in DecoderMode}:
+            choices = ", ".join(m.value for m in DecoderMode)
+            raise ValueError(f"unknown decoder {self.decoder!r} (choose from {choices})")
+        if not 0 <= self.filter_offset < 1 << 64:
+            raise ValueError("filter_offset must be a 64-bit physical address")
+
+    @property
+    def kernel_exact(self) -> bool:
+        return DecoderMode(self.decoder) is DecoderMode.PF_IN
+
+
+class TraceSink(Protocol):
+    """Where records go: the tracer (kernel: mmio_trace_rw / mmio_trace_mapping)."""
+
+    def trace_rw(self, opcode: int, width: int, phys: int, value: int, pc: int, map_id: int) -> None: ...
+
+    def trace_map(self, opcode: int, phys: int, virt: int, length: int, map_id: int) -> None: ...
+
+
+@dataclass(eq=False, slots=True)
+class RemapTrace:
+    """One traced ioremap: its probe (``probe.addr`` is the cookie), phys and id."""
+
+    probe: KmmioProbe
+    phys: int
+    id: int
+
+
+def _call_here(fn: Callable[[], T]) -> T:
+    return fn()
+
+
+class MmioMod:
+    """mmiotrace's ioremap/iounmap hooks and pre/post handlers for one machine."""
+
+    def __init__(
+        self,
+        cpu: Cpu,
+        mm: Mm,
+        iomem: IoMem | None,
+        log: LogFn,
+        sink: TraceSink,
+        params: MmiotraceParams = MmiotraceParams(),
+        on_cpu: Callable[[Callable[[], object]], object] = _call_here,
+    ) -> None:
+        self.cpu = cpu
+        self.mm = mm
+        self.iomem = iomem
+        self.log = log
+        self.sink = sink
+        self.params = params
+        # Runs a function on the machine's CPU thread and returns its result.
+        self.on_cpu = on_cpu
+        self.enabled = False
+        self.next_id = 0
+        self.trace_list: list[RemapTrace] = []  # oldest first
+        self.kmmio = Kmmio(cpu, mm, log, kernel_exact=params.kernel_exact)
+        self.decoder = Decoder(params.decoder)
+        self._planner = Decoder(DecoderMode.FULL)
+        self.downed_cpus: list[int] = []
+        # Guards enabled and trace_list: the kernel's trace_lock.
+        self._lock = threading.RLock()
+        # Serializes enable and disable: the kernel's mmiotrace_mutex.
+        self._mutex = threading.Lock()
+        # The access being single-stepped (one CPU: one at a time).
+        self._insn = None
+        self._pending = None
+        self._rip = 0
+        self._stepping = False
+        self._devlog: list[tuple[str, int, int, int]] = []
+        self._listening = False
+        # rip -> (decoded insn, needs the device log, page planner)
+        self._hot: dict[int, tuple[Decoded, bool, Decoded | None]] = {}
+        self._kernel_exact = params.kernel_exact
+        self._trace_pc = params.trace_pc
+        self._use_devlog = not self._kernel_exact and iomem is not None
+        self._read_reg = self.kmmio.read_reg
+
+    # -- enable / disable ---------------------------------------------------------
+
+    def enable(self, online_cpus: int) -> None:
+        """enable_mmiotrace: logs, kmmio on, all CPUs but the first offline."""
+        # The mutex serializes enable/disable; the trace lock is only held for
+        # the flag itself, never while waiting for the CPU thread (which takes
+        # it in the ioremap hooks).
+        with self._mutex:
+            if self.enabled:
+                return
+            if self.params.nommiotrace:
+                self.log(KERN_INFO, f"{PFX}MMIO tracing disabled.")
+            # A fresh decode cache per trace: code may have changed since.
+            self.decoder = Decoder(self.params.decoder)
+            self._planner = Decoder(DecoderMode.FULL)
+            self._hot = {}
+            self.on_cpu(self.kmmio.init)
+            self._enter_uniprocessor(online_cpus)
+            with self._lock:
+                self.enabled = True
+            self.log(KERN_INFO, f"{PFX}enabled.")
+
+    def disable(self) -> list[int]:
+        """disable_mmiotrace; returns the CPUs brought back online."""
+        with self._mutex:
+            with self._lock:
+                if not self.enabled:
+                    return []
+                self.enabled = False
+            self._on_cpu_if_running(self._clear_trace_list)
+            downed = self._leave_uniprocessor()
+            self._on_cpu_if_running(self._cleanup)
+            self.log(KERN_INFO, f"{PFX}disabled.")
+            return downed
+
+    def _on_cpu_if_running(self, fn: Callable[[], object]) -> None:
+        # A machine already shut down has no page tables left to restore:
+        # forget the state so that switching tracers still works.
+        try:
+            self.on_cpu(fn)
+        except RuntimeError:
+            if self.trace_list:
+                self.trace_list = []
+
+    def _cleanup(self) -> None:
+        self._stop_listening()
+        self.kmmio.cleanup()
+
+    def _enter_uniprocessor(self, online: int) -> None:
+        # The kernel takes every CPU but the first offline so that no other
+        # CPU can touch a page while it is present for a single step.
+        self.downed_cpus = list(range(1, online))
+        if online > 1:
+            self.log(KERN_NOTICE, f"{PFX}Disabling non-boot CPUs...")
+        for cpu in self.downed_cpus:
+            self.log(KERN_INFO, f"{PFX}CPU{cpu} is down.")
+
+    def _leave_uniprocessor(self) -> list[int]:
+        downed, self.downed_cpus = self.downed_cpus, []
+        if not downed:
+            return []
+        self.log(KERN_NOTICE, f"{PFX}Re-enabling CPUs...")
+        for cpu in downed:
+            self.log(KERN_INFO, f"{PFX}enabled CPU{cpu}.")
+        return downed
+
+    def _clear_trace_list(self) -> None:
+        # Mappings still alive when tracing stops: forgotten without UNMAP.
+        with self._lock:
+            traces, self.trace_list = self.trace_list, []
+        for trace in traces:
+            self.log(KERN_NOTICE, f"{PFX}purging non-iounmapped trace "
+                                  f"@0x{trace.probe.addr:08x}, size 0x{trace.probe.len:x}.")
+            if not self.params.nommiotrace:
+                self.kmmio.unregister_probe(trace.probe)
+
+    # -- ioremap / iounmap (called by the machine, on the CPU thread) --------------
+
+    def on_ioremap(self, phys: int, size: int, cookie: int) -> None:
+        """mmiotrace_ioremap: ``phys`` and ``size`` unaligned, as the driver passed them."""
+        if not self.enabled:
+            return
+        filt = self.params.filter_offset
+        if filt and phys != filt:
+            return
+        self.next_id += 1
+        trace = RemapTrace(KmmioProbe(cookie, size, self._pre, self._post), phys, self.next_id)
+        trace.probe.private = trace
+        with self._lock:
+            if not self.enabled:
+                return
+            # MAP first: the record must precede any access through the mapping.
+            self.sink.trace_map(MMIO_PROBE, phys, cookie, size, trace.id)
+            self.trace_list.append(trace)
+            if not self.params.nommiotrace:
+                self.kmmio.register_probe(trace.probe)
+
+    def on_iounmap(self, cookie: int) -> None:
+        """mmiotrace_iounmap: ``cookie`` is what the driver passes to iounmap."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if not self.enabled:
+                return
+            found = None
+            for trace in self.trace_list:
+                if trace.probe.addr == cookie:
+                    found = trace
+                    break
+            if found is not None:
+                if not self.params.nommiotrace:
+                    self.kmmio.unregister_probe(found.probe)
+                self.trace_list.remove(found)
+            self.sink.trace_map(MMIO_UNPROBE, 0, cookie, 0, found.id if found is not None else -1)
+
+    def invalidate_code(self, start: int | None = None, end: int | None = None) -> None:
+        """Forget decodes in [start, end): a module was loaded or unloaded there."""
+        self.decoder.invalidate(start, end)
+        self._planner.invalidate(start, end)
+        self._hot.clear()
+
+    # -- the per-access handlers (CPU thread) ---------------------------------------
+
+    def _prepare(self, rip: int) -> tuple[Decoded, bool, Decoded | None]:
+        """Decode the instruction at ``rip`` once: (insn, needs the device log, page planner)."""
+        insn = self.decoder.lookup(rip)
+        if insn is None:
+            insn = self.decoder.decode(rip, self._code_at(rip))
+        planner = None
+        if self._kernel_exact:
+            # The kernel's decoder cannot tell which pages an instruction
+            # touches; a full decode plans them (the records stay pf_in's).
+            planner = self._planner.lookup(rip) or self._planner.decode(rip, self._code_at(rip))
+        hot = (insn, self._use_devlog and _needs_device_log(insn), planner)
+        self._hot[rip] = hot
+        return hot
+
+    def _pre(self, probe: KmmioProbe, addr: int, rip: int) -> list[int] | None:
+        hot = self._hot.get(rip)
+        if hot is None:
+            hot = self._prepare(rip)
+        insn, need_devlog, planner = hot
+        self._insn = insn
+        self._rip = rip
+        pending = self._pending = insn.pre(self._read_reg, addr)
+        if insn.messages:
+            for line in insn.messages:
+                self.log(KERN_WARNING, line)
+        self._stepping = True
+        if need_devlog:
+            self._devlog.clear()
+            if not self._listening:
+                self.iomem.observers.append(self._on_io)
+                self._listening = True
+        # Other pages this instruction touches (a load across a page
+        # boundary, a movs between two pages) are opened for the same step:
+        # a second fault half-way would make unicorn redo the part the
+        # device has already seen.
+        if planner is None:
+            plan, addrs = insn, pending.addrs
+        else:
+            plan, addrs = planner, planner.pre(self._read_reg, addr).addrs
+        accesses = plan.accesses
+        if len(accesses) == 1:
+            a = addrs[0]
+            if not (a ^ addr) & PAGE_MASK and not (a + accesses[0].width - 1 ^ addr) & PAGE_MASK:
+                return None  # the usual case: one access, inside the faulting page
+        page = addr & PAGE_MASK
+        others = None
+        for acc, a in zip(accesses, addrs):
+            end = a + acc.width - 1
+            if (a & PAGE_MASK) != page or (end & PAGE_MASK) != page:
+                if others is None:
+                    others = []
+                if (a & PAGE_MASK) != page:
+                    others.append(a)
+                if (end & PAGE_MASK) != (a & PAGE_MASK):
+                    others.append(end & PAGE_MASK)
+        return others
+
+    def _post(self, probe: KmmioProbe) -> None:
+        self._stepping = False
+        listened = self._listening
+        if listened:
+            self._stop_listening()
+        insn = self._insn
+        if insn is None:
+            self.log(KERN_WARNING, f"{PFX}unexpected post handler")
+            return
+        self._insn = None
+        records = insn.post(self._pending, self._read_reg, self._devlog if listened else ())
+        pc = self._rip if self._trace_pc else 0
+        trace: RemapTrace = probe.private  # type: ignore[assignment]
+        sink = self.sink
+        if len(records) == 1:
+            kind, width, addr, value = records[0]
+            if self._kernel_exact or kind == "UNKNOWN" or (probe.addr - width < addr < probe.addr + probe.len):
+                sink.trace_rw(_OPCODES[kind], width, addr - probe.addr + trace.phys, value, pc, trace.id)
+                return
+        if self._kernel_exact:
+            # The kernel's record: one, at the fault address, whatever it is.
+            for kind, width, addr, value in records:
+                sink.trace_rw(_OPCODES[kind], width, addr - probe.addr + trace.phys, value, pc, trace.id)
+            return
+        start = probe.addr
+        end = start + probe.len
+        for kind, width, addr, value in records:
+            if kind == "UNKNOWN":
+                t = trace
+            elif addr < end and addr + width > start:
+                t = trace
+            else:
+                # Another part of the instruction: RAM (dropped), or another
+                # traced mapping (a movs between two of them).
+                t = self._trace_touching(addr, width)
+                if t is None:
+                    continue
+            sink.trace_rw(_OPCODES[kind], width, addr - t.probe.addr + t.phys, value, pc, t.id)
+
+    def _stop_listening(self) -> None:
+        if self._listening:
+            self._listening = False
+            if self._on_io in self.iomem.observers:
+                self.iomem.observers.remove(self._on_io)
+
+    def _trace_touching(self, addr: int, width: int) -> RemapTrace | None:
+        for trace in self.trace_list:
+            p = trace.probe
+            if addr < p.addr + p.len and addr + width > p.addr:
+                return trace
+        return None
+
+    def _on_io(self, kind: str, phys: int, width: int, value: int, _rip: int) -> None:
+        if self._stepping:
+            self._devlog.append((kind, phys, width, value))
+
+    def _code_at(self, rip: int) -> bytes:
+        first = min(_CODE_FETCH, PAGE_SIZE - (rip & (PAGE_SIZE - 1)))
+        code = self.mm.read(rip, first)
+        if first < _CODE_FETCH:
+            try:
+                code += self.mm.read(rip + first, _CODE_FETCH - first)
+            except MemoryFault:
+                pass  # the instruction ends before the unmapped page
+        return code

@@ -1,0 +1,332 @@
+"""The ``mmiotrace`` tracer (kernel/trace/trace_mmiotrace.c).
+
+Selecting it enables mmio-mod on the machine it is attached to; leaving it
+disables it. On ``trace_pipe`` it speaks the kernel's mmiotrace format:
+``VERSION 20070824`` queued when the pipe opens, then one ``PCIDEV`` line per
+read until every device is listed, ``MARK 0.000000 Lost N events.`` whenever
+events were overwritten or refused since the previous read, and the event
+lines, each a printf of the kernel's exactly (docs/mmiotrace.md). The
+``trace`` file shows the generic header and the same event lines.
+
+The tracer is attached to a machine by whoever composes the two
+(:func:`attach`); without one it traces nothing but still prints markers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..trace.entries import (
+    NO_FLAGS,
+    TRACE_ENTRY_HEADER,
+    TRACE_MMIO_MAP,
+    TRACE_MMIO_RW,
+    TRACE_PRINT,
+    Entry,
+    event_size,
+)
+from ..trace.tracer import Tracer, register_tracer
+from .mmio_mod import (
+    MMIO_PROBE,
+    MMIO_READ,
+    MMIO_UNKNOWN_OP,
+    MMIO_UNPROBE,
+    MMIO_WRITE,
+    MmioMod,
+    MmiotraceParams,
+)
+
+if TYPE_CHECKING:
+    from ..trace.array import TraceArray
+    from ..trace.pipe import PipeReader
+
+VERSION_LINE = "VERSION 20070824\n"
+
+# struct mmiotrace_rw: phys, value, pc (8 each), map_id (4), opcode, width:
+# 30 bytes, 32 with padding. struct mmiotrace_map: phys, virt, len, map_id,
+# opcode: 29, 32 padded. Both follow the 8-byte trace_entry.
+RW_EVENT_SIZE = event_size(TRACE_ENTRY_HEADER + 32)
+MAP_EVENT_SIZE = event_size(TRACE_ENTRY_HEADER + 32)
+
+KERN_WARNING = 4
+
+
+def format_ts(ns: int) -> str:
+    """``%u.%06lu`` of the timestamp rounded to the microsecond."""
+    us = (ns + 500) // 1000
+    return f"{(us // 1_000_000) & 0xFFFFFFFF}.{us % 1_000_000:06d}"
+
+
+@dataclass(slots=True, eq=False)
+class MmioRwEntry(Entry):
+    """TRACE_MMIO_RW: one R, W or UNKNOWN record."""
+
+    phys: int = 0
+    value: int = 0
+    pc: int = 0
+    map_id: int = 0
+    opcode: int = 0
+    width: int = 0
+
+    type = TRACE_MMIO_RW
+
+
+@dataclass(slots=True, eq=False)
+class MmioMapEntry(Entry):
+    """TRACE_MMIO_MAP: one MAP or UNMAP record."""
+
+    phys: int = 0
+    virt: int = 0
+    len: int = 0
+    map_id: int = 0
+    opcode: int = 0
+
+    type = TRACE_MMIO_MAP
+
+
+def format_rw(e: MmioRwEntry) -> str:
+    ts = format_ts(e.ts)
+    op = e.opcode
+    if op == MMIO_READ or op == MMIO_WRITE:
+        return (f"{'R' if op == MMIO_READ else 'W'} {e.width} {ts} {e.map_id} "
+                f"0x{e.phys:x} 0x{e.value:x} 0x{e.pc:x} 0\n")
+    if op == MMIO_UNKNOWN_OP:
+        v = e.value
+        return (f"UNKNOWN {ts} {e.map_id} 0x{e.phys:x} "
+                f"{(v >> 16) & 0xFF:02x},{(v >> 8) & 0xFF:02x},{v & 0xFF:02x} 0x{e.pc:x} 0\n")
+    return "rw what?\n"
+
+
+def format_map(e: MmioMapEntry) -> str:
+    ts = format_ts(e.ts)
+    if e.opcode == MMIO_PROBE:
+        return f"MAP {ts} {e.map_id} 0x{e.phys:x} 0x{e.virt:x} 0x{e.len:x} 0x0 0\n"
+    if e.opcode == MMIO_UNPROBE:
+        return f"UNMAP {ts} {e.map_id} 0x0 0\n"
+    return "map what?\n"
+
+
+def format_pcidev(f: Any) -> str:
+    """One PCIDEV line from a ``PcidevFields``; no driver: the line ends in a space."""
+    parts = [f"PCIDEV {f.busdevfn:04x} {f.vendor_device:08x} {f.irq:x}"]
+    parts += [f" {v:x}" for v in f.starts]
+    parts += [f" {v:x}" for v in f.sizes]
+    parts.append(f" {f.driver}\n" if f.driver else " \n")
+    return "".join(parts)
+
+
+@dataclass
+class MachineLink:
+    """The parts of a machine mmiotrace uses (:func:`machine_link` fills it in).
+
+    ``on_cpu(fn)`` runs ``fn`` on the machine's CPU thread and returns its
+    result: arming and disarming pages writes page tables, which only that
+    thread may do.
+    """
+
+    cpu: Any
+    mm: Any
+    iomem: Any
+    log: Callable[[int, str], None]
+    pci_devices: Callable[[], list[Any]]
+    on_cpu: Callable[[Callable[[], object]], object]
+    machine: Any = None
+
+
+class _PipeHeader:
+    """Per-pipe state: which PCI device the next read lists."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[int, int] | None = None
+
+
+@register_tracer
+class MmiotraceTracer(Tracer):
+    name = "mmiotrace"
+
+    def __init__(self, array: TraceArray) -> None:
+        super().__init__(array)
+        self.link: MachineLink | None = None
+        self.params = MmiotraceParams()
+        self.mmio: MmioMod | None = None
+        # Refused reservations (buffer full without overwrite, tracing off),
+        # reported and reset by the next Lost line.
+        self.dropped_count = 0
+        self.prev_overruns = 0
+        self.overrun_detected = False
+        self._count_lock = threading.Lock()
+        self._downed = 0
+
+    # -- composition -------------------------------------------------------------
+
+    def attach(self, link: MachineLink, params: MmiotraceParams | None = None) -> None:
+        """Trace ``link``'s machine with ``params`` (boot-time: before the first enable)."""
+        if self.mmio is not None and self.mmio.enabled:
+            raise RuntimeError("mmiotrace is enabled: attach before selecting it")
+        self.link = link
+        if params is not None:
+            self.params = params
+        self.mmio = MmioMod(link.cpu, link.mm, link.iomem, link.log, self, self.params, link.on_cpu)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mmio is not None and self.mmio.enabled
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def _reset_data(self) -> None:
+        self.overrun_detected = False
+        self.prev_overruns = 0
+        self.array.clear()
+
+    def init(self) -> None:
+        self._reset_data()
+        online = self.array.online_cpus
+        if self.mmio is not None:
+            self.mmio.enable(online)
+        # Uniprocessor while tracing: no other CPU may touch a page that is
+        # present for a single step. The trace header shows #P:1.
+        self._downed = online - 1
+        self.array.online_cpus = 1
+
+    def reset(self) -> None:
+        if self.mmio is not None:
+            self.mmio.disable()
+        self.array.online_cpus = min(self.array.nr_cpus, self.array.online_cpus + self._downed)
+        self._downed = 0
+        self._reset_data()
+
+    def start(self) -> None:
+        # tracing_on 0 -> 1: the kernel clears the buffer but keeps the drop count.
+        self._reset_data()
+
+    # -- records from mmio-mod (CPU thread) ------------------------------------------
+
+    def trace_rw(self, opcode: int, width: int, phys: int, value: int, pc: int, map_id: int) -> None:
+        entry = MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, value, pc, map_id, opcode, width)
+        if not self.array.buffer.commit(entry, 0):
+            with self._count_lock:
+                self.dropped_count += 1
+
+    def trace_map(self, opcode: int, phys: int, virt: int, length: int, map_id: int) -> None:
+        entry = MmioMapEntry(MAP_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, virt, length, map_id, opcode)
+        if not self.array.commit(entry, 0):
+            with self._count_lock:
+                self.dropped_count += 1
+
+    def printk(self, text: str) -> bool:
+        """mmiotrace_printk: a MARK while tracing is enabled, else nothing."""
+        if not self.enabled:
+            return False
+        return self.array.trace_printk(text, cpu=0)
+
+    # -- trace_pipe -------------------------------------------------------------------
+
+    def pipe_open(self, pipe: PipeReader) -> None:
+        pipe.queue(VERSION_LINE)
+        pipe.private = _PipeHeader()
+
+    def pipe_close(self, pipe: PipeReader) -> None:
+        pipe.private = None
+
+    def _count_overruns(self) -> int:
+        with self._count_lock:
+            n, self.dropped_count = self.dropped_count, 0
+        over = self.array.buffer.overruns()
+        if over > self.prev_overruns:
+            n += over - self.prev_overruns
+        self.prev_overruns = over
+        return n
+
+    def read(self, pipe: PipeReader) -> str | None:
+        n = self._count_overruns()
+        if n:
+            # Reported late: the events were lost before the ones read last.
+            if not self.overrun_detected and self.link is not None:
+                self.link.log(KERN_WARNING, "mmiotrace has lost events")
+            self.overrun_detected = True
+            return f"MARK 0.000000 Lost {n} events.\n"
+        header = pipe.private
+        if not isinstance(header, _PipeHeader):
+            return None
+        dev = self._next_pcidev(header.last)
+        if dev is None:
+            pipe.private = None
+            return None
+        header.last = (dev.bus_number, dev.devfn)
+        line = format_pcidev(dev.pcidev_fields())
+        if self._next_pcidev(header.last) is None:
+            pipe.private = None
+        return line
+
+    def _next_pcidev(self, after: tuple[int, int] | None) -> Any:
+        if self.link is None:
+            return None
+        best = None
+        for dev in self.link.pci_devices():
+            key = (dev.bus_number, dev.devfn)
+            if after is not None and key <= after:
+                continue
+            if best is None or key < (best.bus_number, best.devfn):
+                best = dev
+        return best
+
+    # -- output ---------------------------------------------------------------------------
+
+    def print_line(self, entry: Entry) -> str | None:
+        t = entry.type
+        if t == TRACE_MMIO_RW:
+            return format_rw(entry)  # type: ignore[arg-type]
+        if t == TRACE_MMIO_MAP:
+            return format_map(entry)  # type: ignore[arg-type]
+        if t == TRACE_PRINT:
+            # The newline, if any, is part of the text.
+            return f"MARK {format_ts(entry.ts)} {entry.message()}"  # type: ignore[attr-defined]
+        return ""  # other entries are consumed silently
+
+
+def attach(array: TraceArray, machine: Any, params: MmiotraceParams | None = None) -> MmiotraceTracer:
+    """Make ``array``'s mmiotrace tracer trace ``machine`` (a ``Machine``).
+
+    Call it once, when composing the two, before mmiotrace is selected;
+    ``params`` are the boot-time parameters (filter_offset, nommiotrace,
+    trace_pc, decoder). Registers the ioremap, module and mmiotrace_printk
+    hooks on the machine.
+    """
+    tracer = array.tracer_instance(MmiotraceTracer)
+    assert isinstance(tracer, MmiotraceTracer)
+    tracer.attach(machine_link(machine), params)
+    mmio = tracer.mmio
+    assert mmio is not None
+    machine.add_ioremap_hook(mmio)
+    machine.add_module_hook(_ModuleHook(mmio))
+    machine.on_trace_printk = tracer.printk
+    return tracer
+
+
+class _ModuleHook:
+    """Drops cached decodes of a module's text when it comes or goes."""
+
+    def __init__(self, mmio: MmioMod) -> None:
+        self.mmio = mmio
+
+    def on_module_load(self, module: Any) -> None:
+        self.mmio.invalidate_code(module.base, module.base + module.size)
+
+    def on_module_unload(self, module: Any) -> None:
+        self.mmio.invalidate_code(module.base, module.base + module.size)
+
+
+def machine_link(machine: Any) -> MachineLink:
+    """What mmiotrace needs from a ``Machine``."""
+    bus = machine.pci_bus
+
+    def pci_devices() -> list[Any]:
+        return list(bus.devices)
+
+    return MachineLink(machine.cpu, machine.mm, machine.iomem, machine.log.log, pci_devices,
+                       machine.run_on_cpu, machine)
