@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import mmap
 import struct
 import traceback
 from dataclasses import dataclass, field
@@ -145,6 +146,11 @@ class ContextLayout:
     cr2: int
     error_code: int
     old_exception: int
+
+    @staticmethod
+    def size_field(ctx: int) -> int:
+        """The state size a saved context records in its first word."""
+        return ctypes.c_size_t.from_address(ctx).value
 
 
 # --------------------------------------------------------------------------
@@ -286,6 +292,108 @@ def calibrate() -> ContextLayout:
 
 
 # --------------------------------------------------------------------------
+# The live CPU state, for the hot path (docs/performance.md).
+#
+# A saved context is a header followed by a byte copy of CPUX86State, and a
+# restore copies it back. Handlers that only read a few registers, flip TF
+# or reset old_exception can do the same to the live state directly, with
+# no call into unicorn at all -- the one thing it needs is the state's
+# address, which unicorn does not export. It is found once per CPU: follow
+# the pointers at the start of the uc_struct, look for a block holding the
+# register values just written, and prove it by writing through it and
+# reading back through uc_reg_read. If that ever fails, ``Cpu.env`` is None
+# and callers fall back to context save/restore.
+
+_ENV_SEARCH_WORDS = 512          # pointers at the start of the uc_struct to follow
+_ENV_SEARCH_SPAN = 0x40000       # how far past such a pointer the state may start
+_ENV_PROBE_REGS = (x86.UC_X86_REG_RAX, x86.UC_X86_REG_RCX, x86.UC_X86_REG_RDX, x86.UC_X86_REG_RBX)
+
+
+def _rw_mappings() -> list[tuple[int, int]]:
+    spans = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            addr, perms = line.split()[:2]
+            if perms.startswith("rw"):
+                lo, hi = (int(x, 16) for x in addr.split("-"))
+                spans.append((lo, hi))
+    return spans
+
+
+def _span_of(spans: list[tuple[int, int]], addr: int) -> tuple[int, int] | None:
+    for lo, hi in spans:
+        if lo <= addr < hi:
+            return lo, hi
+    return None
+
+
+@functools.cache
+def _env_link_hint() -> list[tuple[int, int]]:
+    """(word offset in uc_struct, delta) pairs that located a state before."""
+    return []
+
+
+def find_env(uc: Uc) -> int | None:
+    """Host address of ``uc``'s live CPUX86State, verified, or None."""
+    uch = uc._uch.value
+    salt = [0x5EED_0000_0000_0000 | (n + 1) * 0x1111_1111 for n in range(len(_ENV_PROBE_REGS))]
+    saved = [uc.reg_read(r) for r in _ENV_PROBE_REGS]
+    for reg, value in zip(_ENV_PROBE_REGS, salt):
+        uc.reg_write(reg, value)
+    pattern = struct.pack("<4Q", *salt)      # regs[0..3]: RAX, RCX, RDX, RBX
+    try:
+        spans = _rw_mappings()
+        for word, delta in _env_link_hint():
+            env = ctypes.c_uint64.from_address(uch + word).value + delta
+            span = _span_of(spans, env)
+            if span is not None and env + 8 <= span[1] and _is_env(uc, env):
+                return env
+        struct_span = _span_of(spans, uch)
+        if struct_span is None:
+            return None
+        n = min(_ENV_SEARCH_WORDS * 8, struct_span[1] - uch) // 8
+        words = struct.unpack(f"<{n}Q", ctypes.string_at(uch, 8 * n))
+        tried: set[int] = set()
+        for i, ptr in enumerate(words):
+            span = _span_of(spans, ptr)
+            if span is None or ptr in tried:
+                continue
+            tried.add(ptr)
+            mem = ctypes.string_at(ptr, min(_ENV_SEARCH_SPAN, span[1] - ptr))
+            at = mem.find(pattern)
+            while at >= 0:
+                env = ptr + at            # regs[] is the first field of the state
+                if _is_env(uc, env):
+                    _env_link_hint().append((8 * i, at))
+                    return env
+                at = mem.find(pattern, at + 8)
+        return None
+    finally:
+        for reg, value in zip(_ENV_PROBE_REGS, saved):
+            uc.reg_write(reg, value)
+
+
+def _is_env(uc: Uc, env: int) -> bool:
+    """Writes through ``env`` show in uc_reg_read, and uc_reg_write shows in ``env``."""
+    try:
+        rax = ctypes.c_uint64.from_address(env)
+        old = uc.reg_read(x86.UC_X86_REG_RAX)
+        if rax.value != old:
+            return False
+        rax.value = 0x0BAD_C0DE_0000_0001
+        seen = uc.reg_read(x86.UC_X86_REG_RAX)
+        rax.value = old
+        if seen != 0x0BAD_C0DE_0000_0001:
+            return False
+        uc.reg_write(x86.UC_X86_REG_RAX, 0x0BAD_C0DE_0000_0002)
+        ok = rax.value == 0x0BAD_C0DE_0000_0002
+        uc.reg_write(x86.UC_X86_REG_RAX, old)
+        return ok
+    except (ValueError, OSError):
+        return False
+
+
+# --------------------------------------------------------------------------
 
 FaultHandler = Callable[[int, int, int], bool]
 """``fn(address, error_code, rip) -> handled``: a page fault at ``address``
@@ -305,7 +413,13 @@ class Cpu:
         self.uc = Uc(ucc.UC_ARCH_X86, ucc.UC_MODE_64)
         self.uch = self.uc._uch
         self.ram_size = ram_size
-        self.uc.mem_map(0, ram_size, ucc.UC_PROT_ALL)
+        # RAM is memory we own (mem_map_ptr), so hot paths can write page
+        # tables in place instead of calling uc_mem_write (docs/performance.md).
+        self._ram = mmap.mmap(-1, ram_size)
+        self.ram_host = ctypes.addressof(ctypes.c_char.from_buffer(self._ram))
+        status = uclib.uc_mem_map_ptr(self.uch, 0, ram_size, ucc.UC_PROT_ALL, ctypes.c_void_p(self.ram_host))
+        if status != ucc.UC_ERR_OK:
+            raise UcError(status)
         self._buf = ctypes.c_uint64()
         self._bufref = ctypes.byref(self._buf)
         self._fault_handlers: list[FaultHandler] = []
@@ -324,6 +438,16 @@ class Cpu:
         self._ctx_cr2 = ctypes.c_uint64.from_address(base + self.layout.cr2)
         self._ctx_err = ctypes.c_int32.from_address(base + self.layout.error_code)
         self._ctx_old = ctypes.c_int32.from_address(base + self.layout.old_exception)
+        # The live state (find_env): None means "use the context copy".
+        self.env = find_env(self.uc)
+        #: Offset of the state's first byte inside a saved context.
+        self.ctx_header = uclib.uc_context_size(self.uch) - self.layout.size_field(base)
+        if self.env is not None:
+            at = self.env - self.ctx_header
+            self._env_rip = ctypes.c_uint64.from_address(at + self.layout.rip)
+            self._env_cr2 = ctypes.c_uint64.from_address(at + self.layout.cr2)
+            self._env_err = ctypes.c_int32.from_address(at + self.layout.error_code)
+            self._env_old = ctypes.c_int32.from_address(at + self.layout.old_exception)
         # Batch access to the argument registers (kernel API calls).
         self._arg_ids = (ctypes.c_int * 6)(*ARG_REGS)
         self._arg_vals = (ctypes.c_uint64 * 6)()
@@ -395,6 +519,8 @@ class Cpu:
 
     @property
     def rip(self) -> int:
+        if self.env is not None:
+            return self._env_rip.value       # what uc_reg_read(RIP) returns, without the call
         return self.reg(x86.UC_X86_REG_RIP)
 
     @property
@@ -557,6 +683,10 @@ class Cpu:
 
     def _reset_old_exception(self) -> tuple[int, int, int]:
         """P1 fix; returns (cr2, error_code, rip) read from the same copy."""
+        if self.env is not None:
+            # In place: what a save, a poke and a restore would do, minus the copies.
+            self._env_old.value = -1
+            return self._env_cr2.value, self._env_err.value & 0xFFFF_FFFF, self._env_rip.value
         uclib.uc_context_save(self.uch, self._ctx)
         self._ctx_old.value = -1
         uclib.uc_context_restore(self.uch, self._ctx)

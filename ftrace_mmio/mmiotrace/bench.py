@@ -61,6 +61,22 @@ unsigned long mmio_loop(unsigned long n)
 	return sum;
 }
 
+/* A realistic driver: one MMIO access per ~100 instructions of compute. */
+unsigned long driver_loop(unsigned long n)
+{
+	static volatile unsigned int work[256];
+	unsigned long i, j, sum = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < 12; j++) {
+			work[(i + j) & 255] = sum + j;
+			sum = sum * 31 + work[(i * 3 + j) & 255];
+		}
+		writel(sum, base + (i & 0xffc));
+	}
+	return sum;
+}
+
 /* No MMIO at all: stores and loads to a RAM array. */
 unsigned long ram_loop(unsigned long n)
 {
@@ -83,11 +99,11 @@ NAME = "mmiobench"
 
 
 class _Bench:
-    def __init__(self, decoder: str = "full", buffer_size_kb: int | None = None) -> None:
+    def __init__(self, decoder: str = "full", buffer_size_kb: int | None = None, engine: str = "faithful") -> None:
         self.time_base = TimeBase()
         self.array = TraceArray(nr_cpus=2, time_base=self.time_base, buffer_size_kb=buffer_size_kb)
         self.machine = Machine(time_base=self.time_base)
-        self.tracer: MmiotraceTracer = attach(self.array, self.machine, MmiotraceParams(decoder=decoder))
+        self.tracer: MmiotraceTracer = attach(self.array, self.machine, MmiotraceParams(decoder=decoder, engine=engine))
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / f"{NAME}.c"
             source.write_text(BENCH_DRIVER)
@@ -124,26 +140,35 @@ class _Bench:
         self.machine.close()
 
 
-def traced_access_cost(n: int = 20000, decoder: str = "full", rounds: int = 3) -> dict[str, Any]:
-    """µs per traced access, the whole path including the ring-buffer commit."""
-    b = _Bench(decoder)
+def traced_access_cost(n: int = 20000, decoder: str = "full", rounds: int = 3,
+                       engine: str = "faithful", function: str = "mmio_loop") -> dict[str, Any]:
+    """µs per traced access, the whole path including the ring-buffer commit.
+
+    ``function`` is ``mmio_loop`` (2 accesses per round) or ``driver_loop``
+    (1 access per ~100 instructions)."""
+    b = _Bench(decoder, engine=engine)
     try:
         b.load()
-        untraced = b.cpu_time("mmio_loop", n, rounds)
+        untraced = b.cpu_time(function, n, rounds)
         b.array.set_tracer("mmiotrace")
         b.load()                                  # ioremap again, now traced
-        traced = b.cpu_time("mmio_loop", n, rounds)
-        for trace in b.tracer.mmio.trace_list:   # the mechanism alone
-            trace.probe.pre_handler = None
-            trace.probe.post_handler = None
-        mechanism = b.cpu_time("mmio_loop", n, rounds)
+        traced = b.cpu_time(function, n, rounds)
+        mechanism = float("nan")
+        if engine == "faithful":
+            for trace in b.tracer.mmio.trace_list:   # the mechanism alone
+                trace.probe.pre_handler = None
+                trace.probe.post_handler = None
+            mechanism = b.cpu_time(function, n, rounds)
     finally:
         b.close()
-    accesses = 2 * n
+    accesses = 2 * n if function == "mmio_loop" else n
     per = (traced - untraced) / accesses * 1e6
     return {
         "decoder": decoder,
+        "engine": engine,
         "accesses": accesses,
+        "untraced_s": untraced,
+        "traced_s": traced,
         "untraced_us_per_access": untraced / accesses * 1e6,
         "traced_us_per_access": traced / accesses * 1e6,
         "tracing_cost_us_per_access": per,
@@ -155,9 +180,9 @@ def traced_access_cost(n: int = 20000, decoder: str = "full", rounds: int = 3) -
     }
 
 
-def non_mmio_slowdown(n: int = 20_000_000, rounds: int = 3) -> dict[str, Any]:
+def non_mmio_slowdown(n: int = 20_000_000, rounds: int = 3, engine: str = "faithful") -> dict[str, Any]:
     """A RAM-only loop with mmiotrace enabled and pages armed vs. the nop tracer."""
-    b = _Bench()
+    b = _Bench(engine=engine)
     try:
         b.load()
         plain = b.cpu_time("ram_loop", n, rounds)
@@ -185,7 +210,8 @@ def _rss_kb() -> int:
     return 0
 
 
-def rss_over_accesses(n: int = 1_000_000, samples: int = 10) -> dict[str, Any]:
+def rss_over_accesses(n: int = 1_000_000, samples: int = 10,
+                      progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """RSS while ``n`` accesses are traced into the default buffer, nobody reading."""
     b = _Bench()
     try:
@@ -197,6 +223,8 @@ def rss_over_accesses(n: int = 1_000_000, samples: int = 10) -> dict[str, Any]:
         for i in range(samples):
             b.machine.call(NAME, "mmio_loop", chunk)
             rss.append(_rss_kb())
+            if progress is not None:
+                progress(i + 1, samples)
             if full_at is None and b.array.buffer.overruns():
                 full_at = i + 1            # the buffer was full during this chunk
         entries = b.array.buffer.entries()
@@ -211,6 +239,7 @@ def rss_over_accesses(n: int = 1_000_000, samples: int = 10) -> dict[str, Any]:
         # From the first sample taken after a whole chunk ran with the buffer
         # full (allocator warm-up done) to the last.
         "growth_after_buffer_full_kb": (rss[-1] - rss[full_at + 1]) if full_at is not None and full_at < samples else None,
+        "peak_rss_kb": max(rss),
         "method": f"RSS sampled every {2 * chunk} traced accesses, default buffer (1408 KB per CPU)",
     }
 

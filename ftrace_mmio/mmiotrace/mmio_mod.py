@@ -14,6 +14,8 @@ physical address (the others get no MAP and use no id); ``nommiotrace`` keeps
 MAP/UNMAP but arms nothing; ``trace_pc`` puts the faulting RIP in the pc
 field. ``decoder`` is ours: ``full`` (default) or ``pf_in`` (the kernel's
 decoder and the kernel's probe lookup, for line-by-line comparison).
+``engine`` is ours too: ``faithful`` (default; page faults and single steps,
+as the kernel does) or ``fast`` (records taken at the device, fast.py).
 
 Map ids start at 1 and are never reset while the machine runs, not even
 between tracer sessions: the kernel's counter is a function-static one.
@@ -29,6 +31,7 @@ from ..machine.cpu import Cpu
 from ..machine.iomem import IoMem
 from ..machine.mm import PAGE_MASK, PAGE_SIZE, MemoryFault, Mm
 from .decode import Decoded, Decoder, DecoderMode, FullInsn, Source
+from .fast import FastEngine
 from .kmmio import KERN_INFO, KERN_NOTICE, KERN_WARNING, PFX, Kmmio, KmmioProbe, LogFn
 
 # struct mmiotrace_rw / mmiotrace_map opcodes (include/linux/mmiotrace.h).
@@ -39,6 +42,10 @@ MMIO_UNPROBE = 4
 MMIO_UNKNOWN_OP = 5
 
 _OPCODES = {"R": MMIO_READ, "W": MMIO_WRITE, "UNKNOWN": MMIO_UNKNOWN_OP}
+
+#: How accesses are caught: page faults and single steps (the kernel's way),
+#: or at the device's protection hook (fast.py).
+ENGINES = ("faithful", "fast")
 
 # Bytes fetched at RIP for decoding: the longest instruction is 15, and the
 # kernel's decoder reads 8 immediate bytes even for a 4-byte one (REX.W C7).
@@ -73,8 +80,11 @@ class MmiotraceParams:
     nommiotrace: bool = False
     trace_pc: bool = False
     decoder: str = DecoderMode.FULL.value
+    engine: str = "faithful"
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r} (choose from {', '.join(ENGINES)})")
         if self.decoder not in {m.value for m in DecoderMode}:
             choices = ", ".join(m.value for m in DecoderMode)
             raise ValueError(f"unknown decoder {self.decoder!r} (choose from {choices})")
@@ -152,6 +162,9 @@ class MmioMod:
         self._trace_pc = params.trace_pc
         self._use_devlog = not self._kernel_exact and iomem is not None
         self._read_reg = self.kmmio.read_reg
+        self.fast: FastEngine | None = None
+        if params.engine == "fast" and iomem is not None:
+            self.fast = FastEngine(self, self.kmmio.read_reg)
 
     # -- enable / disable ---------------------------------------------------------
 
@@ -170,6 +183,8 @@ class MmioMod:
             self._planner = Decoder(DecoderMode.FULL)
             self._hot = {}
             self.on_cpu(self.kmmio.init)
+            if self.fast is not None:
+                self.on_cpu(self.fast.forget_code)
             self._enter_uniprocessor(online_cpus)
             with self._lock:
                 self.enabled = True
@@ -199,7 +214,34 @@ class MmioMod:
 
     def _cleanup(self) -> None:
         self._stop_listening()
+        if self.fast is not None:
+            self.fast.flush()
+            self._fast_listen(False)
         self.kmmio.cleanup()
+
+    def _fast_listen(self, on: bool) -> None:
+        fast = self.fast
+        if fast is None or self.iomem is None or fast.listening == on:
+            return
+        fast.listening = on
+        if on:
+            self.iomem.observers.append(fast.on_io)
+        elif fast.on_io in self.iomem.observers:
+            self.iomem.observers.remove(fast.on_io)
+
+    def _device_backed(self, phys: int, size: int) -> bool:
+        """Whether every page of [phys, phys+size) is device memory (seen by the fast engine)."""
+        if self.iomem is None:
+            return False
+        page = phys & PAGE_MASK
+        while page < phys + size:
+            if self.iomem.find(page) is None:
+                return False
+            page += PAGE_SIZE
+        return True
+
+    def log_warning(self, line: str) -> None:
+        self.log(KERN_WARNING, line)
 
     def _enter_uniprocessor(self, online: int) -> None:
         # The kernel takes every CPU but the first offline so that no other
@@ -227,7 +269,13 @@ class MmioMod:
             self.log(KERN_NOTICE, f"{PFX}purging non-iounmapped trace "
                                   f"@0x{trace.probe.addr:08x}, size 0x{trace.probe.len:x}.")
             if not self.params.nommiotrace:
-                self.kmmio.unregister_probe(trace.probe)
+                self._untrace(trace)
+
+    def _untrace(self, trace: RemapTrace) -> None:
+        if self.fast is not None and trace in self.fast.traces:
+            self.fast.remove(trace)
+        else:
+            self.kmmio.unregister_probe(trace.probe)
 
     # -- ioremap / iounmap (called by the machine, on the CPU thread) --------------
 
@@ -245,10 +293,17 @@ class MmioMod:
             if not self.enabled:
                 return
             # MAP first: the record must precede any access through the mapping.
+            if self.fast is not None:
+                self.fast.flush()
             self.sink.trace_map(MMIO_PROBE, phys, cookie, size, trace.id)
             self.trace_list.append(trace)
             if not self.params.nommiotrace:
-                self.kmmio.register_probe(trace.probe)
+                if self.fast is not None and self._device_backed(phys, size):
+                    self.fast.add(trace)
+                    self._fast_listen(True)
+                else:
+                    # RAM-backed (no device hook sees it), or the faithful engine.
+                    self.kmmio.register_probe(trace.probe)
 
     def on_iounmap(self, cookie: int) -> None:
         """mmiotrace_iounmap: ``cookie`` is what the driver passes to iounmap."""
@@ -262,9 +317,11 @@ class MmioMod:
                 if trace.probe.addr == cookie:
                     found = trace
                     break
+            if self.fast is not None:
+                self.fast.flush()
             if found is not None:
                 if not self.params.nommiotrace:
-                    self.kmmio.unregister_probe(found.probe)
+                    self._untrace(found)
                 self.trace_list.remove(found)
             self.sink.trace_map(MMIO_UNPROBE, 0, cookie, 0, found.id if found is not None else -1)
 
@@ -273,6 +330,8 @@ class MmioMod:
         self.decoder.invalidate(start, end)
         self._planner.invalidate(start, end)
         self._hot.clear()
+        if self.fast is not None:
+            self.fast.forget_code()
 
     # -- the per-access handlers (CPU thread) ---------------------------------------
 
@@ -315,6 +374,11 @@ class MmioMod:
             plan, addrs = insn, pending.addrs
         else:
             plan, addrs = planner, planner.pre(self._read_reg, addr).addrs
+        return self._other_pages(plan, addrs, addr)
+
+    @staticmethod
+    def _other_pages(plan: Decoded, addrs: tuple[int, ...], addr: int) -> list[int] | None:
+        """Addresses on pages other than ``addr``'s that the planned accesses touch."""
         accesses = plan.accesses
         if len(accesses) == 1:
             a = addrs[0]
@@ -344,8 +408,15 @@ class MmioMod:
             return
         self._insn = None
         records = insn.post(self._pending, self._read_reg, self._devlog if listened else ())
-        pc = self._rip if self._trace_pc else 0
-        trace: RemapTrace = probe.private  # type: ignore[assignment]
+        self._emit(records, probe, probe.private, self._rip)  # type: ignore[arg-type]
+
+    def _emit_one(self, kind: str, width: int, phys: int, value: int, rip: int, trace: RemapTrace) -> None:
+        """One record whose physical address is known (the fast engine's usual case)."""
+        self.sink.trace_rw(_OPCODES[kind], width, phys, value, rip if self._trace_pc else 0, trace.id)
+
+    def _emit(self, records: list, probe: KmmioProbe, trace: RemapTrace, rip: int) -> None:
+        """Hand an instruction's records to the tracer, each with the mapping it touched."""
+        pc = rip if self._trace_pc else 0
         sink = self.sink
         if len(records) == 1:
             kind, width, addr, value = records[0]

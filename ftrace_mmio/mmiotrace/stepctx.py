@@ -102,6 +102,13 @@ class StepContext:
         if uclib.uc_context_alloc(self.uch, ctypes.byref(self._ctx)) != ucc.UC_ERR_OK:
             raise MemoryError("uc_context_alloc failed")
         base = self._ctx.value
+        env = getattr(cpu, "env", None)
+        #: True when the words below are the live CPU state (no copies at all).
+        self.live = env is not None
+        if self.live:
+            # The same offsets, applied to the state itself: reads see the
+            # registers as they are, writes take effect when the handler returns.
+            base = env - cpu.ctx_header
         eflags, gprs = context_offsets()
         self._eflags = ctypes.c_uint64.from_address(base + eflags)
         words = {reg: ctypes.c_uint64.from_address(base + off) for reg, off in gprs.items()}
@@ -122,14 +129,16 @@ class StepContext:
         self.read_reg = read_reg
 
     def save(self) -> None:
-        self._save(self.uch, self._ctx)
+        if not self.live:
+            self._save(self.uch, self._ctx)
 
     def begin_step(self) -> int:
         """Set TF, clear IF, restore the context; returns the TF|IF bits they had."""
         word = self._eflags
         flags = word.value
         word.value = (flags | EFLAGS_TF) & ~EFLAGS_IF
-        self._restore(self.uch, self._ctx)
+        if not self.live:
+            self._restore(self.uch, self._ctx)
         return flags & (EFLAGS_TF | EFLAGS_IF)
 
     def end_step(self, saved: int) -> int:
@@ -137,7 +146,8 @@ class StepContext:
         word = self._eflags
         flags = (word.value & ~EFLAGS_TF) | saved
         word.value = flags
-        self._restore(self.uch, self._ctx)
+        if not self.live:
+            self._restore(self.uch, self._ctx)
         return flags
 
     def close(self) -> None:
@@ -166,6 +176,10 @@ class PteSwitch:
         self._write = uclib.uc_mem_write
         # Mm keeps a Python copy of every PTE it wrote; keep it truthful.
         self._shadow: dict[int, int] | None = getattr(mm, "_pte_val", None)
+        # RAM we own (Cpu.ram_host): a PTE flip is a store, no call at all.
+        self._ram_host: int | None = getattr(cpu, "ram_host", None)
+        self._ram_size: int = getattr(cpu, "ram_size", 0)
+        self._words: dict[int, ctypes.c_uint64] = {}
 
     def lookup(self, va: int) -> tuple[int, int] | None:
         """(PTE physical address, PTE value with P set) for the page, or None."""
@@ -177,8 +191,14 @@ class PteSwitch:
 
     def write(self, va: int, pte_addr: int, value: int) -> None:
         """Store ``value`` as the PTE of ``va``. Clearing P needs a TLB flush after."""
-        self._buf.value = value & _MASK64
-        self._write(self.uch, pte_addr, self._ptr, 8)
+        word = self._words.get(pte_addr)
+        if word is None and self._ram_host is not None and 0 <= pte_addr <= self._ram_size - 8:
+            word = self._words[pte_addr] = ctypes.c_uint64.from_address(self._ram_host + pte_addr)
+        if word is not None:
+            word.value = value & _MASK64
+        else:
+            self._buf.value = value & _MASK64
+            self._write(self.uch, pte_addr, self._ptr, 8)
         shadow = self._shadow
         if shadow is not None:
             shadow[va >> PAGE_SHIFT] = value

@@ -222,6 +222,8 @@ class MmiotraceTracer(Tracer):
         """mmiotrace_printk: a MARK while tracing is enabled, else nothing."""
         if not self.enabled:
             return False
+        if self.mmio is not None and self.mmio.fast is not None:
+            self.mmio.fast.flush()      # an instruction still being gathered comes first
         return self.array.trace_printk(text, cpu=0)
 
     # -- trace_pipe -------------------------------------------------------------------
