@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ftrace_mmio.control import ControlServer, Handler, register_mount, unregister_mount
-from ftrace_mmio.machine.machine import Machine
+from ftrace_mmio.machine.config import MachineConfig, default_config
 from ftrace_mmio.machine.ops import machine_handlers
 from ftrace_mmio.mmiotrace.mmio_mod import MmiotraceParams
 from ftrace_mmio.mmiotrace.tracer import attach
@@ -45,18 +45,27 @@ class System:
             self.machine.close()
 
 
-def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None = None,
-                 params: MmiotraceParams | None = None) -> System:
-    """The default machine, its trace array, and mmiotrace attached to both."""
+def system_from_config(config: MachineConfig, machine_factory: Callable[..., Any] | None = None) -> System:
+    """The one way a System is made (mount and run): the config's machine, its
+    trace array, and mmiotrace attached to both. ``machine_factory(time_base=...)``,
+    when given, makes the machine instead (replay, tests)."""
     time_base = TimeBase()
-    array = TraceArray(nr_cpus=cpus, time_base=time_base, buffer_size_kb=buffer_size_kb, clock=clock)
-    machine = Machine(time_base=time_base)
+    array = TraceArray(nr_cpus=config.cpus, time_base=time_base, buffer_size_kb=config.buffer_size_kb,
+                       clock=config.clock)
+    machine = machine_factory(time_base=time_base) if machine_factory else config.build_machine(time_base)
     try:
-        attach(array, machine, params)
+        attach(array, machine, config.mmiotrace)
     except BaseException:
         machine.close()
         raise
     return System(time_base=time_base, array=array, machine=machine)
+
+
+def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None = None,
+                 params: MmiotraceParams | None = None) -> System:
+    """The default machine, its trace array, and mmiotrace attached to both."""
+    return system_from_config(default_config().replace(cpus=cpus, clock=clock, buffer_size_kb=buffer_size_kb,
+                                                       mmiotrace=params))
 
 
 def _status(system: System) -> dict[str, Any]:
@@ -89,6 +98,9 @@ class DaemonConfig:
     buffer_size_kb: int | None = None
     #: mmiotrace's boot-time parameters (filter_offset, nommiotrace, trace_pc, decoder).
     params: MmiotraceParams | None = None
+    #: The whole machine (a machine file with the options applied); when set, the
+    #: fields above are not used.
+    machine: MachineConfig | None = None
     allow_other: bool = False
     nonempty: bool = False
     #: A pipe to report "ready <socket>" or "error <message>" on, then close.
@@ -111,7 +123,10 @@ def run(config: DaemonConfig) -> int:
     """Serve until unmounted; returns the exit status."""
     mountpoint = os.path.abspath(config.mountpoint)
     try:
-        system = build_system(config.cpus, config.clock, config.buffer_size_kb, config.params)
+        if config.machine is not None:
+            system = system_from_config(config.machine)
+        else:
+            system = build_system(config.cpus, config.clock, config.buffer_size_kb, config.params)
     except (ValueError, OSError, RuntimeError) as exc:
         _report(config.ready_fd, f"error {exc}")
         return 2

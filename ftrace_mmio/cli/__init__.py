@@ -13,7 +13,7 @@ import importlib
 import sys
 
 # Command-group modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("fs", "machine", "run", "analysis")
+COMMAND_MODULES = ("fs", "machine", "machinefile", "run", "nsexec", "analysis")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,15 +109,21 @@ def _fusermount() -> str:
 
 def _daemon_argv(args: argparse.Namespace, mountpoint: str, ready_fd: int, log_file: str) -> list[str]:
     argv = [sys.executable, "-m", "ftrace_mmio", "mount", "-f", mountpoint,
-            "--cpus", str(args.cpus), "--clock", args.clock,
             "--ready-fd", str(ready_fd), "--log-file", log_file]
-    if args.buffer_size_kb is not None:
-        argv += ["--buffer-size-kb", str(args.buffer_size_kb)]
+    # Only what the user gave: the rest comes from the machine file or the defaults.
+    if args.machine:
+        argv += ["--machine", os.path.abspath(args.machine)]
+    for option, value in (("--cpus", args.cpus), ("--clock", args.clock),
+                          ("--buffer-size-kb", args.buffer_size_kb), ("--decoder", args.decoder),
+                          ("--engine", getattr(args, "engine", None))):
+        if value is not None:
+            argv += [option, str(value)]
+    if args.filter_offset is not None:
+        argv += ["--filter-offset", hex(args.filter_offset)]
     if args.allow_other:
         argv.append("--allow-other")
     if args.over_real_tracefs:
         argv.append("--over-real-tracefs")
-    argv += ["--decoder", args.decoder, "--filter-offset", hex(args.filter_offset)]
     if args.nommiotrace:
         argv.append("--nommiotrace")
     if args.trace_pc:
@@ -153,18 +159,25 @@ def _tail(path: str, lines: int = 15) -> str:
 def cmd_mount(args: argparse.Namespace) -> int:
     from tracefs.fuse import FuseUnavailable, check_fuse, is_fuse_mount
 
+    from ftrace_mmio.cli.run import machine_config
+    from ftrace_mmio.machine.config import MachineFileError
+
     mountpoint = _check_mountpoint(args.dir, args.over_real_tracefs)
+    try:
+        # Checked here, before a daemon starts, so a mistake comes back as one clear line.
+        machine = machine_config(args)
+    except (MachineFileError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     try:
         check_fuse()
     except FuseUnavailable as exc:
         raise CliError(str(exc)) from None
     if args.foreground:
-        from ftrace_mmio.cli.run import mmiotrace_params
         from ftrace_mmio.daemon import DaemonConfig, run
 
         return run(DaemonConfig(
-            mountpoint=mountpoint, cpus=args.cpus, clock=args.clock,
-            buffer_size_kb=args.buffer_size_kb, params=mmiotrace_params(args),
+            mountpoint=mountpoint, cpus=machine.cpus, clock=machine.clock,
+            buffer_size_kb=machine.buffer_size_kb, params=machine.mmiotrace, machine=machine,
             allow_other=args.allow_other,
             nonempty=args.over_real_tracefs, ready_fd=args.ready_fd, log_file=args.log_file or "",
         ))
@@ -331,7 +344,7 @@ def _wrap(fn):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ftrace_mmio.cli.run import add_mmiotrace_arguments
+    from ftrace_mmio.cli.run import add_machine_argument, add_mmiotrace_arguments
 
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser(
@@ -340,13 +353,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "daemon is started in the background and the command returns once the mount "
                     "is verified; it prints where the control socket is.",
         epilog="example:\n  mkdir -p /tmp/t && ftrace-mmio mount /tmp/t\n"
-               "  cat /tmp/t/available_tracers\n  ftrace-mmio umount /tmp/t",
+               "  cat /tmp/t/available_tracers\n  ftrace-mmio umount /tmp/t\n"
+               "  ftrace-mmio mount --machine docs/examples/two-nvlike.toml /tmp/t",
     )
     p.add_argument("dir", metavar="DIR", help="an empty directory to mount on")
     p.add_argument("-f", "--foreground", action="store_true",
                    help="serve in the foreground until Ctrl-C or umount")
-    p.add_argument("--cpus", type=_positive, default=2, metavar="N", help="number of CPUs (default 2)")
-    p.add_argument("--clock", default="local", metavar="NAME",
+    p.add_argument("--cpus", type=_positive, default=None, metavar="N", help="number of CPUs (default 2)")
+    p.add_argument("--clock", default=None, metavar="NAME",
                    help="initial trace clock (local, global, mono, counter, det, ...; default local)")
     p.add_argument("--buffer-size-kb", type=_positive, default=None, metavar="N",
                    help="per-CPU buffer size once expanded (default 1408)")
@@ -357,6 +371,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(only inside a private mount namespace!)")
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--log-file", default=None, help=argparse.SUPPRESS)
+    add_machine_argument(p)
     add_mmiotrace_arguments(p)
     p.set_defaults(func=_wrap(cmd_mount))
 

@@ -31,14 +31,31 @@ def _target(text: str) -> str:
 
 
 def cmd_insmod(args: argparse.Namespace) -> int:
+    # Compiling a driver takes a moment the first time: say so on a terminal only.
+    status = sys.stderr.isatty()
+    if status:
+        compiling = "" if args.module.endswith((".o", ".ko")) else " (compiled the first time)"
+        sys.stderr.write(f"insmod: loading {args.module}{compiling} ...")
+        sys.stderr.flush()
     try:
         reply = _call(args, "insmod", target=_target(args.module), params=args.params)
     except ControlError as exc:
+        _clear_status(status)
         print(f"insmod: ERROR: could not insert module {args.module}: {exc.strerror}", file=sys.stderr)
         return 1
+    except BaseException:
+        _clear_status(status)
+        raise
+    _clear_status(status)
     if reply.get("warnings"):
         sys.stderr.write(reply["warnings"])
     return 0
+
+
+def _clear_status(shown: bool) -> None:
+    if shown:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 def cmd_rmmod(args: argparse.Namespace) -> int:

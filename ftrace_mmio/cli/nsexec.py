@@ -1,0 +1,368 @@
+"""``ftrace-mmio exec``: run unmodified tools (trace-cmd, scripts that hard-code
+/sys/kernel/tracing) against a mount's emulated tracefs.
+
+The command runs in a private mount namespace in which the mount is
+bind-mounted over /sys/kernel/tracing. Nothing outside the namespace changes,
+and the namespace ends with the command: this process unmounts nothing.
+
+How libtracefs finds its directory decides the rest (spec tracefs.md §8): it
+takes the first /proc/mounts line of type ``tracefs`` and, if there is none,
+mounts a real tracefs itself. So:
+
+* host has a tracefs mounted ("mounts" method): ours goes on top of every
+  tracefs mount point and /sys/kernel/tracing; the host's lines stay
+  underneath, where libtracefs finds them, and the paths resolve to ours.
+* host has none ("preload" method): a tiny preloaded library tells libtracefs
+  the directory (``tracefs_set_tracing_dir``) so it never looks, let alone
+  mounts. No real tracefs is mounted, ever.
+
+In both, the command runs without CAP_SYS_ADMIN, so nothing in it can mount
+a real tracefs or unmount ours, and /proc/sys is read-only. Before the
+command starts, every bound path must be our FUSE filesystem (statfs magic
+0x65735546 and our fsname at the top of /proc/self/mounts), or nothing runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fs import FSNAME, FSTYPE, CliError, _unescape, mounts_at, our_mount
+
+TRACING = "/sys/kernel/tracing"
+CPU_POSSIBLE = "/sys/devices/system/cpu/possible"
+PROC_SYS = "/proc/sys"
+#: What the preload shim reads: the directory libtracefs is to use.
+DIR_ENV = "FTRACE_MMIO_TRACING_DIR"
+#: Set for the command: the mount point whose tracefs it sees.
+MOUNT_ENV = "FTRACE_MMIO_EXEC_MOUNT"
+
+# <sched.h>, <sys/mount.h>, <linux/prctl.h>, <linux/capability.h>
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_SYS_ADMIN = 21
+
+SHIM_SOURCE = r"""
+/* ftrace-mmio exec: point libtracefs at $FTRACE_MMIO_TRACING_DIR before main().
+ * Without a tracefs line in /proc/mounts, libtracefs would mount the real
+ * tracefs; told the directory, it never looks. Programs without libtracefs
+ * are untouched. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+__attribute__((constructor)) static void ftrace_mmio_tracing_dir(void)
+{
+	const char *dir = getenv("FTRACE_MMIO_TRACING_DIR");
+	int (*set_dir)(const char *);
+
+	if (!dir || !*dir)
+		return;
+	set_dir = (int (*)(const char *))dlsym(RTLD_DEFAULT, "tracefs_set_tracing_dir");
+	if (set_dir && set_dir(dir) != 0)
+		fprintf(stderr, "ftrace-mmio exec: tracefs_set_tracing_dir(%s) failed\n", dir);
+}
+"""
+
+
+class NamespaceError(CliError):
+    """The namespace could not be set up or verified; the command was not run."""
+
+
+@dataclass
+class Plan:
+    """What ``exec`` will do, decided before anything changes."""
+
+    mountpoint: str          # our FUSE mount in the host namespace
+    targets: list[str]       # where it is bound inside the namespace
+    method: str              # "mounts" or "preload"
+    cpus: int | None         # the machine's CPU count, for /sys/devices/system/cpu/possible
+    shim: str | None = None  # the preload library (method "preload")
+
+
+# ---------------------------------------------------------------------------
+# libc
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise NamespaceError(f"{what}: {os.strerror(err)}")
+
+
+def _mount(libc: ctypes.CDLL, source: str | None, target: str, flags: int) -> None:
+    _check(libc.mount(source.encode() if source else None, target.encode(), None,
+                      ctypes.c_ulong(flags), None),
+           f"mount {source or ''} {target}")
+
+
+# ---------------------------------------------------------------------------
+# planning (no side effects)
+
+
+def tracefs_mount_points() -> list[str]:
+    """Mount points of the host's real tracefs, in /proc/mounts order (libtracefs takes the first)."""
+    points = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == "tracefs":
+            point = _unescape(parts[1])
+            if point not in points:
+                points.append(point)
+    return points
+
+
+def _cpu_count(mountpoint: str) -> int | None:
+    from ..control import ControlError, call
+
+    try:
+        return int(call("status", mount=mountpoint, timeout=10)["cpus"])
+    except (ControlError, KeyError, TypeError, ValueError):
+        return None
+
+
+def plan(mount: str | None, force_preload: bool = False) -> Plan:
+    from ..control import ControlError, find_mount
+    from tracefs.fuse import is_fuse_mount
+
+    try:
+        entry = find_mount(mount)
+    except ControlError as exc:
+        raise CliError(exc.strerror) from None
+    mountpoint = os.path.realpath(entry.mountpoint)
+    if not (is_fuse_mount(mountpoint) and our_mount(mountpoint)):
+        raise CliError(f"{mountpoint} is not an ftrace-mmio FUSE mount; refusing to bind it anywhere")
+    if not os.path.isdir(TRACING):
+        raise CliError(f"{TRACING} does not exist here (is sysfs mounted?); there is nothing to bind over")
+    real = tracefs_mount_points()
+    method = "preload" if force_preload or not real else "mounts"
+    targets = [TRACING] + [p for p in real if p != TRACING]
+    return Plan(mountpoint, targets, method, _cpu_count(mountpoint))
+
+
+def build_shim() -> str:
+    """Compile the preload library once per user (cached by its source's hash)."""
+    from ..machine.module import default_cache_dir
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise CliError(
+            "the host has no tracefs mounted, and without one libtracefs (trace-cmd) would mount "
+            "the real tracefs itself; ftrace-mmio points it at ours with a small preloaded library "
+            "instead, which needs gcc (apt-get install gcc). Alternatively mount the host's tracefs "
+            f"yourself (mount -t tracefs nodev {TRACING}): ftrace-mmio then binds over it and "
+            "never writes to it.")
+    digest = hashlib.sha256(SHIM_SOURCE.encode()).hexdigest()[:16]
+    cache = default_cache_dir().parent
+    cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shim = cache / f"tracefs-dir-shim-{digest}.so"
+    if shim.is_file():
+        return str(shim)
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=".shim-", suffix=".so")
+    os.close(fd)
+    try:
+        result = subprocess.run([gcc, "-shared", "-fPIC", "-O2", "-o", tmp, "-x", "c", "-"],
+                                input=SHIM_SOURCE.encode(), capture_output=True)
+        if result.returncode != 0:
+            raise CliError("building the libtracefs preload shim failed:\n"
+                           + result.stderr.decode(errors="replace"))
+        os.replace(tmp, shim)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return str(shim)
+
+
+# ---------------------------------------------------------------------------
+# the namespace
+
+
+def _possible(cpus: int) -> str:
+    return "0\n" if cpus == 1 else f"0-{cpus - 1}\n"
+
+
+def enter(p: Plan) -> None:
+    """Make this process's private namespace as planned, and verify it.
+
+    After this returns, every target resolves to our FUSE mount; on any
+    failure NamespaceError is raised and the caller must not run the command
+    (the namespace, and everything mounted in it, goes away with us).
+    """
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    # Nothing done from here on may propagate back to the host.
+    _mount(libc, None, "/", MS_REC | MS_PRIVATE)
+    for target in p.targets:
+        _mount(libc, p.mountpoint, target, MS_BIND)
+    if os.path.isdir(PROC_SYS):
+        _mount(libc, PROC_SYS, PROC_SYS, MS_BIND | MS_REC)
+        _mount(libc, None, PROC_SYS, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    if p.cpus and os.path.isfile(CPU_POSSIBLE):
+        # trace-cmd counts CPUs here; make it count the emulated machine's.
+        try:
+            host = Path(CPU_POSSIBLE).read_text()
+        except OSError:
+            host = ""
+        if host != _possible(p.cpus):
+            fd, path = tempfile.mkstemp(prefix="ftrace-mmio-cpus-")
+            try:
+                os.write(fd, _possible(p.cpus).encode())
+                os.close(fd)
+                _mount(libc, path, CPU_POSSIBLE, MS_BIND)
+            finally:
+                os.unlink(path)
+    verify(p)
+
+
+def verify(p: Plan) -> None:
+    """Every target is our FUSE filesystem; with the "mounts" method, the
+    tracefs line libtracefs picks leads to one of them."""
+    from tracefs.fuse import FUSE_SUPER_MAGIC, statfs_type
+
+    for target in p.targets:
+        try:
+            magic = statfs_type(target)
+        except OSError as exc:
+            raise NamespaceError(f"cannot statfs {target}: {exc.strerror}") from None
+        lines = mounts_at(target)
+        top = lines[-1] if lines else None
+        if magic != FUSE_SUPER_MAGIC or top is None or (top.source, top.fstype) != (FSNAME, FSTYPE):
+            seen = f"{top.source} type {top.fstype}" if top else "nothing"
+            raise NamespaceError(f"{target} is not our FUSE filesystem after binding "
+                                 f"(magic {magic:#x}, top mount {seen}); not running the command")
+    if p.method == "mounts":
+        real = tracefs_mount_points()
+        if not real or real[0] not in p.targets:
+            raise NamespaceError("the tracefs line libtracefs would pick is not covered by our mount "
+                                 f"({real[0] if real else 'none left'}); not running the command")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_sys_admin(libc: ctypes.CDLL) -> None:
+    """Make sure nothing we exec can have CAP_SYS_ADMIN, then check it."""
+    # Out of the bounding set, root's exec cannot get it back from the file...
+    _check(libc.prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0), "dropping CAP_SYS_ADMIN")
+    # ...nor through the ambient or inheritable sets.
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(libc.capget(ctypes.byref(header), data), "capget")
+    data[0].inheritable &= ~(1 << CAP_SYS_ADMIN)
+    _check(libc.capset(ctypes.byref(header), data), "capset")
+    status = dict(line.split(":\t", 1) for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("Cap"))
+    for field in ("CapBnd", "CapInh", "CapAmb"):
+        if int(status.get(field, "0"), 16) & (1 << CAP_SYS_ADMIN):
+            raise NamespaceError(f"could not drop CAP_SYS_ADMIN ({field}); not running the command")
+
+
+def command_env(p: Plan) -> dict[str, str]:
+    env = dict(os.environ)
+    env[MOUNT_ENV] = p.mountpoint
+    if p.method == "preload" and p.shim:
+        env[DIR_ENV] = TRACING
+        env["LD_PRELOAD"] = " ".join(x for x in (p.shim, env.get("LD_PRELOAD", "")) if x)
+    return env
+
+
+# ---------------------------------------------------------------------------
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise CliError("no command given: ftrace-mmio exec [--mount DIR] -- CMD [ARGS...]")
+    if os.geteuid() != 0:
+        raise CliError("exec needs root: it makes a private mount namespace and bind-mounts there "
+                       "(try: sudo ftrace-mmio exec -- " + " ".join(command) + ")")
+    program = shutil.which(command[0])
+    if program is None:
+        raise CliError(f"{command[0]}: command not found"
+                       + (" (Debian: apt-get install trace-cmd)" if command[0] == "trace-cmd" else ""))
+    p = plan(args.mount, force_preload=args.preload)
+    if p.method == "preload":
+        p.shim = build_shim()
+        if args.verbose or sys.stderr.isatty():
+            why = "as asked" if args.preload else "the host has no tracefs mounted"
+            print(f"ftrace-mmio exec: {why}; libtracefs is told the directory by a preloaded "
+                  f"library, so no real tracefs is mounted", file=sys.stderr)
+    enter(p)
+    if args.verbose:
+        print(f"ftrace-mmio exec: {', '.join(p.targets)} -> {p.mountpoint} (verified: FUSE, {FSNAME}); "
+              f"method {p.method}; /proc/sys read-only; running {' '.join(command)}", file=sys.stderr)
+    _drop_sys_admin(_libc())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(program, command, command_env(p))
+    except OSError as exc:
+        print(f"ftrace-mmio exec: {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127 if exc.errno == errno.ENOENT else 126
+    return 0  # not reached
+
+
+def _wrap(fn):
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except CliError as exc:
+            print(f"ftrace-mmio exec: {exc}", file=sys.stderr)
+            return 1
+    return run
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "exec", help="run a tool (trace-cmd, a script) with a mount as /sys/kernel/tracing",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run CMD in a private mount namespace in which the mount's tracefs is bound over "
+                    f"{TRACING} (and over any other tracefs mount point), so unmodified tools use the "
+                    "emulated machine. The host is not changed; the namespace ends with CMD. Before "
+                    "CMD runs, every bound path is checked to be our FUSE filesystem. If the host has "
+                    "a tracefs mounted its line stays underneath (libtracefs looks for it); if not, "
+                    "libtracefs is pointed at the directory by a preloaded library, so it never "
+                    "mounts a real one. CMD runs without CAP_SYS_ADMIN and with /proc/sys "
+                    "read-only. Needs root.",
+        epilog="examples:\n"
+               "  ftrace-mmio exec -- trace-cmd list -t\n"
+               "  echo mmiotrace > /tmp/t/current_tracer\n"
+               "  ftrace-mmio exec --mount /tmp/t -- trace-cmd show -p   # then, in another shell:\n"
+               "  ftrace-mmio insmod nvlike\n"
+               "  ftrace-mmio exec -- sh -c 'cat /sys/kernel/tracing/trace'",
+    )
+    p.add_argument("--mount", metavar="DIR", default=None,
+                   help="the mount to use (default: the only running one)")
+    p.add_argument("--preload", action="store_true",
+                   help="point libtracefs at the directory with the preload library even when the "
+                        "host has a tracefs mounted")
+    p.add_argument("-v", "--verbose", action="store_true", help="say what was bound and verified")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command and its arguments")
+    p.set_defaults(func=_wrap(cmd_exec))
