@@ -121,3 +121,18 @@ def test_a_real_kernel_bus_is_rebuilt_from_its_pcidev_lines() -> None:
     # The recorded values come back, in order, per register.
     assert [region.read(0x5C, 4) for _ in range(3)] == [0xA72433, 0x72443, 0xA72433]
     assert bus.pcidev_fields()[1].starts == recording.devices[1].starts
+
+
+def test_run_replay_traces_against_the_recording(nv, tmp_path: Path) -> None:
+    out = tmp_path / "replayed.txt"
+    same = cli("run", "nvlike", "--replay", str(nv.original), "-o", str(out))
+    assert same.returncode == 0, same.stderr
+    assert b"no divergence" in same.stderr
+    # The trace of the replayed run has the recording's accesses, values included.
+    def accesses(path: Path) -> list[list[str]]:
+        return [line.split()[:2] + line.split()[4:6] for line in path.read_text().splitlines()
+                if line[:2] in ("R ", "W ")]
+    assert accesses(out) == accesses(nv.original)
+    changed = cli("run", str(nv.changed_driver), "--replay", str(nv.original))
+    assert changed.returncode == 1
+    assert b"1 divergence" in changed.stderr

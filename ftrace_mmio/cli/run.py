@@ -288,7 +288,26 @@ def _reason(exc: BaseException) -> str:
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
 
 
+def cmd_run_replay(args: argparse.Namespace) -> int:
+    """``run --replay DUMP``: the driver runs against the hardware recorded in DUMP."""
+    from ..analysis.replay import ReplayError, replay
+
+    to_file = bool(args.output and args.output != "-")
+    try:
+        with open(args.output, "wb") if to_file else _stdout() as out:
+            result = replay(args.replay, args.target, args.params, trace_out=out, clock=args.clock or "det")
+    except (ReplayError, RunError, OSError) as exc:
+        print(f"ftrace-mmio run: {exc}", file=sys.stderr)
+        return 1
+    if args.dmesg:
+        sys.stderr.write(result.dmesg)
+    sys.stderr.write(result.report())
+    return 0 if result.ok else 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.replay:
+        return cmd_run_replay(args)
     try:
         config = machine_config(args)
     except (MachineFileError, ValueError) as exc:
@@ -342,7 +361,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "  ftrace-mmio run testmmiotrace mmio_address=0xfd000000 -o t.txt\n"
                "  ftrace-mmio run ./my_driver.c --clock det --decoder pf_in --trace-pc\n"
                "  ftrace-mmio run nvlike --filter-offset 0xf6000000 | grep -c '^R '\n"
-               "  ftrace-mmio run nvlike --machine docs/examples/two-nvlike.toml -o t.txt",
+               "  ftrace-mmio run nvlike --machine docs/examples/two-nvlike.toml -o t.txt\n"
+               "  ftrace-mmio run nvlike --replay nvlike.txt   # against recorded hardware",
     )
     p.add_argument("target", metavar="NAME|FILE", help="a bundled driver's name, a .c file or a .o file")
     p.add_argument("params", nargs="*", metavar="param=value", help="module parameters")
@@ -358,5 +378,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_machine_argument(p)
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace here (default stdout)")
     p.add_argument("--dmesg", action="store_true", help="print the kernel log to stderr afterwards")
+    p.add_argument("--replay", metavar="DUMP", default=None,
+                   help="run against the hardware recorded in DUMP (reads return the recorded values, "
+                        "writes are checked); report the first divergence, exit 1 if there is one")
     add_mmiotrace_arguments(p)
     p.set_defaults(func=cmd_run)
