@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 from unicorn import x86_const as x86
 
 from ..trace.clock import TimeBase
-from .cpu import ARG_REGS, EFLAGS_RESET, Cpu, Stop
+from .cpu import ARG_REGS, EFLAGS_RESET, MSR_EFER, Cpu, Stop
 from .iomem import IoMem
 from .kapi import KernelApi
 from .klib import KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE
@@ -38,6 +38,11 @@ from .printk import KernelLog, PrintfFormatter
 RETURN_PAD = KERNEL_TEXT + 0x10        # where called functions return to (not at a page start: see run())
 STUB_PAGE = KERNEL_TEXT + PAGE_SIZE
 DATA_PAGE = KERNEL_TEXT + 2 * PAGE_SIZE
+# insmod refuses a module file larger than this before reading it (EFBIG, as
+# the kernel's kernel_read_file does past its limit): half the default RAM,
+# far beyond any real driver, and it keeps a stray multi-gigabyte file from
+# being pulled into the daemon's memory.
+MAX_MODULE_BYTES = 64 << 20
 
 
 def _ignore_marker(text: str) -> None:
@@ -83,6 +88,16 @@ def _default_bus(time_base: TimeBase):
             raise
         return _EmptyBus()
     return default_bus(time_base)
+
+
+def _check_module_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # resolve_target or the reader reports a missing file
+    if size > MAX_MODULE_BYTES:
+        raise ModuleError(errno.EFBIG, f"{path}: module file too large ({size} bytes; "
+                                       f"at most {MAX_MODULE_BYTES >> 20} MiB)")
 
 
 class Machine:
@@ -173,6 +188,7 @@ class Machine:
         self.cpu = cpu = Cpu(self._ram_size)
         self.mm = mm = Mm(cpu, self._ram_size)
         cpu.enable_paging(mm.pml4)
+        self._boot_control = self._control_registers()
         cpu.add_oops_handler(self._classify)
         # Kernel text: the return pad (hlt, never executed: runs stop at it),
         # then the stub page; then a data page for jiffies.
@@ -240,6 +256,7 @@ class Machine:
         cpu.set_reg(x86.UC_X86_REG_RSP, rsp)
         cpu.set_reg(x86.UC_X86_REG_RBP, 0)
         cpu.eflags = EFLAGS_RESET
+        self._restore_control_registers()
         self.kapi.update_jiffies()
         prev, self.current_module = self.current_module, module
         try:
@@ -252,6 +269,29 @@ class Machine:
         if stop is not None:
             raise self._report(stop, comm)
         return cpu.reg(x86.UC_X86_REG_RAX)
+
+    # A driver runs in ring 0 and may write CR0, CR3, CR4 or EFER (mov crN,
+    # wrmsr). A real kernel would die of it; here the boot values go back
+    # before every run, so one bad module cannot break every later insmod.
+    # Order as at boot: CR3, CR4, EFER, CR0 (paging on last).
+    _CONTROL_REGS = (x86.UC_X86_REG_CR3, x86.UC_X86_REG_CR4, None, x86.UC_X86_REG_CR0)
+
+    def _control_registers(self) -> tuple[int, ...]:
+        uc = self.cpu.uc
+        return tuple(uc.msr_read(MSR_EFER) if reg is None else self.cpu.reg(reg)
+                     for reg in self._CONTROL_REGS)
+
+    def _restore_control_registers(self) -> None:
+        now = self._control_registers()
+        if now == self._boot_control:
+            return
+        for reg, value in zip(self._CONTROL_REGS, self._boot_control):
+            if reg is None:
+                self.cpu.uc.msr_write(MSR_EFER, value)
+            else:
+                self.cpu.set_reg(reg, value)
+        self.cpu.flush_tlb()
+        self.cpu.flush_code_cache()
 
     def _report(self, stop: Stop, comm: str) -> ModuleOops:
         self.oops_count += 1
@@ -275,6 +315,7 @@ class Machine:
         of a bundled driver; ``args`` are ``name=value`` parameters.
         ModuleError (an OSError with the kernel's errno) if it fails."""
         path, name = resolve_target(os.fspath(target))
+        _check_module_size(path)
         warnings = ""
         if path.suffix == ".c":
             result = self.compiler.compile_file(path, name)

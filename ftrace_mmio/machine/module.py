@@ -67,6 +67,8 @@ RELOC_NAMES = {0: "R_X86_64_NONE", 1: "R_X86_64_64", 2: "R_X86_64_PC32", 4: "R_X
                10: "R_X86_64_32", 11: "R_X86_64_32S", 24: "R_X86_64_PC64"}
 
 PARAM_ENTRY = struct.Struct("<QQIH2x")        # struct kernel_param in moduleparam.h
+# param_set_charp takes at most this many bytes; longer is ENOSPC, as in the kernel.
+CHARP_MAX = 1024
 PARAM_TYPES = {1: "byte", 2: "short", 3: "ushort", 4: "int", 5: "uint", 6: "long",
                7: "ulong", 8: "charp", 9: "bool", 10: "invbool", 11: "hexint"}
 # type -> (size in bytes, signed, minimum, maximum)
@@ -526,6 +528,9 @@ class Loader:
                     if not eq:
                         raise ValueError(errno.EINVAL)
                     raw = value.encode()
+                    if len(raw) > CHARP_MAX:
+                        log(f"{p.name}: string parameter too long")
+                        raise ValueError(errno.ENOSPC)
                     ptr = self.mm.kmalloc(len(raw) + 1)
                     if not ptr:
                         raise ValueError(errno.ENOMEM)

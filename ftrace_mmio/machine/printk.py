@@ -23,6 +23,14 @@ from .mm import MemoryFault
 
 KERN_SOH = 0x01
 DEFAULT_LOGLEVEL = 4           # what a message without a level is logged at
+
+# Bounds on what a driver's format can make us build, the kernel's own: vsnprintf
+# clamps field width and precision (set_field_width/set_precision), and printk
+# keeps at most PRINTKRB_RECORD_MAX - 1 bytes of one call's output. Without them
+# "%999999999d" would have the daemon build a gigabyte string.
+FIELD_WIDTH_MAX = (1 << 23) - 1
+PRECISION_MAX = (1 << 15) - 1
+PRINTK_RECORD_MAX = 1023
 LEVEL_NAMES = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug")
 
 ReadString = Callable[[int], bytes]
@@ -72,7 +80,8 @@ class PrintfFormatter:
                 while i < n and 48 <= fmt[i] <= 57:
                     i += 1
                 if i > start:
-                    width = int(fmt[start:i])
+                    width = _bounded_atoi(fmt[start:i], FIELD_WIDTH_MAX)
+            width = min(width, FIELD_WIDTH_MAX)
             precision = -1
             if i < n and fmt[i] == ord("."):
                 i += 1
@@ -83,7 +92,8 @@ class PrintfFormatter:
                     start = i
                     while i < n and 48 <= fmt[i] <= 57:
                         i += 1
-                    precision = int(fmt[start:i] or b"0")
+                    precision = _bounded_atoi(fmt[start:i] or b"0", PRECISION_MAX)
+            precision = min(precision, PRECISION_MAX)
             length = ""
             while i < n and chr(fmt[i]) in "hlLqjzZt":
                 length += chr(fmt[i])
@@ -139,6 +149,11 @@ class PrintfFormatter:
         if ptr == 0:
             return _pad(b"(null)", 16 if width < 0 else width, flags)
         return _pad(f"{self.hash_pointer(ptr):016x}".encode(), width, flags)
+
+
+def _bounded_atoi(digits: bytes, limit: int) -> int:
+    # Thousands of digits would make int() refuse (and are clamped anyway).
+    return int(digits) if len(digits) <= 9 else limit
 
 
 def _s32(v: int) -> int:
@@ -233,7 +248,7 @@ class KernelLog:
 
     def printk(self, raw: bytes) -> int:
         """Log one printk call's output (with its level prefix)."""
-        level, cont, text = split_level(raw)
+        level, cont, text = split_level(raw[:PRINTK_RECORD_MAX])
         body = text.decode("utf-8", "replace")
         new: list[LogRecord] = []
         with self._lock:
