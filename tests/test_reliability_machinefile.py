@@ -93,3 +93,12 @@ def test_random_toml_gives_a_machine_or_a_clear_error(text: str, tmp_path) -> No
 
 def test_the_default_machine_round_trips(tmp_path) -> None:
     assert config.parse_machine_text(DEFAULT, "default.toml", base_dir=tmp_path).to_toml() == DEFAULT
+
+
+def test_an_oversized_machine_file_is_refused_before_reading(tmp_path) -> None:
+    from ftrace_mmio.machine.config import MAX_MACHINE_FILE_BYTES, MachineFileError, load_machine_file
+
+    big = tmp_path / "huge.toml"
+    big.write_text("# padding\n" * (MAX_MACHINE_FILE_BYTES // 10 + 1))
+    with pytest.raises(MachineFileError, match="too large for a machine file"):
+        load_machine_file(big)

@@ -518,10 +518,19 @@ def parse_machine_text(text: str, source: str = "<string>", base_dir: str | Path
     return _Reader(text, source, Path(base_dir)).read(doc)
 
 
+# A machine file describes a handful of devices; anything this large is a
+# mistake (a wrong path, a dump given as --machine), refused before reading it.
+MAX_MACHINE_FILE_BYTES = 1 << 20
+
+
 def load_machine_file(path: str | Path) -> MachineConfig:
     """Read and check a machine file. MachineFileError says where it is wrong."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_MACHINE_FILE_BYTES:
+            raise MachineFileError(str(path), None, "", f"too large for a machine file ({size} bytes; "
+                                   f"at most {MAX_MACHINE_FILE_BYTES >> 10} KiB)")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MachineFileError(str(path), None, "", f"cannot read it: {exc.strerror or exc}") from None
