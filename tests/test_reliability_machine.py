@@ -250,9 +250,7 @@ CR0_PAGING_OFF = "0f20c04825ffffff7f0f22c0"   # mov rax, cr0; and rax, 0x7ffffff
     "0f22e0", "0f0118", "0f0110",    # mov cr4, rax; lidt [rax]; lgdt [rax]
     "8ed8", "ebfe",                  # mov ds, eax; jmp . (spins until the watchdog)
     "cd80", "0f05", "0f34", "e664", "ec", "f4", "fa", "cc", "0f30", "0f32", "0f09",
-    pytest.param(CR0_PAGING_OFF, marks=pytest.mark.xfail(
-        strict=True, reason="known: clearing CR0.PG leaves the emulated CPU out of 64-bit mode "
-                            "(CS attributes), which restoring CR0/CR3/CR4/EFER does not undo")),
+    CR0_PAGING_OFF,                  # out of long mode: only the whole boot context undoes it
 ])
 def test_privileged_and_hostile_instructions_leave_the_machine_usable(cache: Path, code: str) -> None:
     pad = Pad(traced(cache))   # a machine of its own: a failure here must not spill over

@@ -189,6 +189,7 @@ class Machine:
         self.mm = mm = Mm(cpu, self._ram_size)
         cpu.enable_paging(mm.pml4)
         self._boot_control = self._control_registers()
+        self._boot_context = cpu.uc.context_save()
         cpu.add_oops_handler(self._classify)
         # Kernel text: the return pad (hlt, never executed: runs stop at it),
         # then the stub page; then a data page for jiffies.
@@ -249,6 +250,7 @@ class Machine:
     def _call(self, va: int, args: Sequence[int], module: Module | None, comm: str) -> int:
         """Call a C function on the CPU thread; ModuleOops if it crashes."""
         cpu = self.cpu
+        self._restore_control_registers()
         rsp = self.stack[1] - 8
         self.mm.write_uint(rsp, 8, RETURN_PAD)
         for reg, value in zip(ARG_REGS, args):
@@ -256,7 +258,6 @@ class Machine:
         cpu.set_reg(x86.UC_X86_REG_RSP, rsp)
         cpu.set_reg(x86.UC_X86_REG_RBP, 0)
         cpu.eflags = EFLAGS_RESET
-        self._restore_control_registers()
         self.kapi.update_jiffies()
         prev, self.current_module = self.current_module, module
         try:
@@ -271,9 +272,11 @@ class Machine:
         return cpu.reg(x86.UC_X86_REG_RAX)
 
     # A driver runs in ring 0 and may write CR0, CR3, CR4 or EFER (mov crN,
-    # wrmsr). A real kernel would die of it; here the boot values go back
-    # before every run, so one bad module cannot break every later insmod.
-    # Order as at boot: CR3, CR4, EFER, CR0 (paging on last).
+    # wrmsr). A real kernel would die of it; here the CPU's boot state goes
+    # back before the next run, so one bad module cannot break every later
+    # insmod. Writing the registers back is not enough: clearing CR0.PG takes
+    # the CPU out of long mode and drops the 64-bit code-segment state, which
+    # only a whole saved context restores.
     _CONTROL_REGS = (x86.UC_X86_REG_CR3, x86.UC_X86_REG_CR4, None, x86.UC_X86_REG_CR0)
 
     def _control_registers(self) -> tuple[int, ...]:
@@ -282,14 +285,9 @@ class Machine:
                      for reg in self._CONTROL_REGS)
 
     def _restore_control_registers(self) -> None:
-        now = self._control_registers()
-        if now == self._boot_control:
+        if self._control_registers() == self._boot_control:
             return
-        for reg, value in zip(self._CONTROL_REGS, self._boot_control):
-            if reg is None:
-                self.cpu.uc.msr_write(MSR_EFER, value)
-            else:
-                self.cpu.set_reg(reg, value)
+        self.cpu.uc.context_restore(self._boot_context)
         self.cpu.flush_tlb()
         self.cpu.flush_code_cache()
 
