@@ -12,6 +12,21 @@ import argparse
 import importlib
 import sys
 
+class CliError(Exception):
+    """A failure worth one line on stderr ("ftrace-mmio CMD: ...") and exit status 1."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer, decimal or 0x-prefixed."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
 # Command-group modules, in the order their commands appear in --help.
 COMMAND_MODULES = ("fs", "machine", "machinefile", "run", "nsexec", "analysis")
 
@@ -41,8 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from ftrace_mmio.control import ControlError
+
     try:
         return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"ftrace-mmio {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except ControlError as exc:
+        print(f"ftrace-mmio {args.command}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, as cat does.
+        return 0
     except KeyboardInterrupt:
         return 130
 

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+from . import positive_int
+
 FMT = argparse.RawDescriptionHelpFormatter
 SHOW_PROBLEMS = 20
 
@@ -296,16 +298,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
 # --- registration ---------------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
 def _strict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first line that is not what the kernel prints (exit status 2)")
@@ -360,12 +352,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "  ftrace-mmio stats big.txt --json | jq '.loops[] | .registers'")
     p.add_argument("dump", metavar="DUMP", help="the dump file, or - for standard input")
     p.add_argument("--plot", metavar="FILE.png", help="draw the access timeline (PNG, SVG or PDF)")
-    p.add_argument("--rows", type=_positive, default=40, metavar="N",
+    p.add_argument("--rows", type=positive_int, default=40, metavar="N",
                    help="registers in the plot: the N most accessed (default 40)")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
-    p.add_argument("--gap-us", type=_positive, default=100, metavar="US",
+    p.add_argument("--gap-us", type=positive_int, default=100, metavar="US",
                    help="count gaps of at least this many microseconds (default 100, demmio's SLEEP)")
-    p.add_argument("--min-iterations", type=_positive, default=3, metavar="N",
+    p.add_argument("--min-iterations", type=positive_int, default=3, metavar="N",
                    help="repetitions that make a polling loop (default 3)")
     add_regmap_argument(p)
     _strict(p)
@@ -415,7 +407,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--map-ids", action="store_true", help="map ids must match too")
     p.add_argument("--addresses", action="store_true",
                    help="kernel-virtual addresses must match too (MAP's virt, the PC with trace_pc)")
-    p.add_argument("--window", type=_positive, default=2000, metavar="N",
+    p.add_argument("--window", type=positive_int, default=2000, metavar="N",
                    help="records looked ahead to realign after an insertion or deletion (default 2000)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit status tells")

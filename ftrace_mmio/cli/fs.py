@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import CliError, positive_int
+
 FSNAME = "ftrace-mmio"
 FSTYPE = "fuse.tracefs"
 #: The host's real tracing directories: never mounted over by accident.
@@ -33,8 +35,6 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
 
-class CliError(Exception):
-    """A failure worth one line on stderr and exit status 1."""
 
 
 # ---------------------------------------------------------------------------
@@ -326,23 +326,6 @@ def cmd_mounts(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _wrap(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except CliError as exc:
-            print(f"ftrace-mmio {args.command}: {exc}", file=sys.stderr)
-            return 1
-    return run
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ftrace_mmio.cli.run import add_machine_argument, add_mmiotrace_arguments
 
@@ -359,10 +342,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="an empty directory to mount on")
     p.add_argument("-f", "--foreground", action="store_true",
                    help="serve in the foreground until Ctrl-C or umount")
-    p.add_argument("--cpus", type=_positive, default=None, metavar="N", help="number of CPUs (default 2)")
+    p.add_argument("--cpus", type=positive_int, default=None, metavar="N", help="number of CPUs (default 2)")
     p.add_argument("--clock", default=None, metavar="NAME",
                    help="initial trace clock (local, global, mono, counter, det, ...; default local)")
-    p.add_argument("--buffer-size-kb", type=_positive, default=None, metavar="N",
+    p.add_argument("--buffer-size-kb", type=positive_int, default=None, metavar="N",
                    help="per-CPU buffer size once expanded (default 1408)")
     p.add_argument("--allow-other", action="store_true",
                    help="let other users in (FUSE allow_other; non-root needs user_allow_other in /etc/fuse.conf)")
@@ -373,7 +356,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--log-file", default=None, help=argparse.SUPPRESS)
     add_machine_argument(p)
     add_mmiotrace_arguments(p)
-    p.set_defaults(func=_wrap(cmd_mount))
+    p.set_defaults(func=cmd_mount)
 
     p = subparsers.add_parser(
         "umount", help="unmount a tracefs look-alike and stop its daemon", formatter_class=fmt,
@@ -384,11 +367,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="the mount point")
     p.add_argument("--lazy", action="store_true",
                    help="detach even while files are open (fusermount -uz)")
-    p.set_defaults(func=_wrap(cmd_umount))
+    p.set_defaults(func=cmd_umount)
 
     p = subparsers.add_parser(
         "mounts", help="list running ftrace-mmio mounts", formatter_class=fmt,
         description="List the mounts whose daemons are running (mount point, pid, control socket).",
         epilog="example:\n  ftrace-mmio mounts",
     )
-    p.set_defaults(func=_wrap(cmd_mounts))
+    p.set_defaults(func=cmd_mounts)

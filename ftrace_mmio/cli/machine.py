@@ -105,18 +105,6 @@ def cmd_dmesg(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wrap(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except ControlError as exc:
-            print(f"ftrace-mmio {args.command}: {exc.strerror}", file=sys.stderr)
-            return 1
-        except BrokenPipeError:
-            return 0
-    return run
-
-
 def _mount_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mount", metavar="DIR", default=None,
                    help="the mount whose machine to use (default: the only running one)")
@@ -136,7 +124,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("module", metavar="MODULE", help="a .c file, an object file or a bundled driver name")
     p.add_argument("params", metavar="PARAM=VALUE", nargs="*", help="module parameters")
     _mount_option(p)
-    p.set_defaults(func=_wrap(cmd_insmod))
+    p.set_defaults(func=cmd_insmod)
 
     p = subparsers.add_parser(
         "rmmod", help="unload modules (runs module_exit)", formatter_class=FMT,
@@ -145,7 +133,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("names", metavar="NAME", nargs="+", help="module names, as lsmod shows them")
     _mount_option(p)
-    p.set_defaults(func=_wrap(cmd_rmmod))
+    p.set_defaults(func=cmd_rmmod)
 
     p = subparsers.add_parser(
         "lsmod", help="list loaded modules", formatter_class=FMT,
@@ -154,7 +142,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a JSON list (name, size, state, params, ...)")
     _mount_option(p)
-    p.set_defaults(func=_wrap(cmd_lsmod))
+    p.set_defaults(func=cmd_lsmod)
 
     p = subparsers.add_parser(
         "lspci", help="list the emulated PCI devices", formatter_class=FMT,
@@ -165,7 +153,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list of devices")
     p.add_argument("-k", "--kernel", action="store_true", help="show the driver bound to each device")
     _mount_option(p)
-    p.set_defaults(func=_wrap(cmd_lspci))
+    p.set_defaults(func=cmd_lspci)
 
     p = subparsers.add_parser(
         "dmesg", help="print the emulated kernel's log", formatter_class=FMT,
@@ -176,4 +164,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print records (seq, ts_ns, level, text) as JSON")
     p.add_argument("-c", "--clear", action="store_true", help="clear the log after printing it")
     _mount_option(p)
-    p.set_defaults(func=_wrap(cmd_dmesg))
+    p.set_defaults(func=cmd_dmesg)

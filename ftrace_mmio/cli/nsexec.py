@@ -37,7 +37,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fs import FSNAME, FSTYPE, CliError, _unescape, mounts_at, our_mount
+from . import CliError
+from .fs import FSNAME, FSTYPE, _unescape, mounts_at, our_mount
 
 TRACING = "/sys/kernel/tracing"
 CPU_POSSIBLE = "/sys/devices/system/cpu/possible"
@@ -329,16 +330,6 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def _wrap(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except CliError as exc:
-            print(f"ftrace-mmio exec: {exc}", file=sys.stderr)
-            return 1
-    return run
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "exec", help="run a tool (trace-cmd, a script) with a mount as /sys/kernel/tracing",
@@ -365,4 +356,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "host has a tracefs mounted")
     p.add_argument("-v", "--verbose", action="store_true", help="say what was bound and verified")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command and its arguments")
-    p.set_defaults(func=_wrap(cmd_exec))
+    p.set_defaults(func=cmd_exec)

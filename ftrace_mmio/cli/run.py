@@ -28,6 +28,7 @@ import sys
 import threading
 from typing import BinaryIO, Callable, TextIO
 
+from . import positive_int
 from ..machine.config import MachineConfig, MachineFileError, default_config, load_machine_file
 from ..mmiotrace.decode import DecoderMode
 from ..mmiotrace.mmio_mod import ENGINES, MmiotraceParams
@@ -43,16 +44,6 @@ def _address(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r} (decimal or 0x hex)") from None
     if not 0 <= value < 1 << 64:
         raise argparse.ArgumentTypeError(f"{text} is not a 64-bit address")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
     return value
 
 
@@ -371,9 +362,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clock", default=None, metavar="NAME",
                    help="trace clock: local (default), mono, counter, det (deterministic: "
                         "the same bytes on every run) ...")
-    p.add_argument("--buffer-size-kb", type=_positive, default=None, metavar="N",
+    p.add_argument("--buffer-size-kb", type=positive_int, default=None, metavar="N",
                    help="per-CPU ring buffer size (default 1408)")
-    p.add_argument("--cpus", type=_positive, default=None, metavar="N",
+    p.add_argument("--cpus", type=positive_int, default=None, metavar="N",
                    help="CPUs of the trace array (default 2)")
     add_machine_argument(p)
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace here (default stdout)")
