@@ -15,16 +15,13 @@ their own as a Python file that defines any one of:
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from ..machine.devices import BUILTIN_MODELS, DeviceModel, RegisterRegion
+from ..machine.devices import BUILTIN_MODELS, DeviceModel, ModelLoadError, RegisterRegion, import_python_file
 from ..machine.regmap import RegMap
 
 __all__ = ["DeviceMaps", "RegmapError", "builtin_maps", "maps_for_ids", "load_regmaps"]
@@ -104,16 +101,7 @@ def load_regmaps(spec: str) -> DeviceMaps:
 
 
 def _import(path: Path):
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    name = f"ftrace_mmio_user_regmap_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise RegmapError(f"register map file {path}: not a Python source file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(name, None)
-        raise RegmapError(f"register map file {path}: {type(exc).__name__}: {exc}") from exc
-    return module
+        return import_python_file(path, "register map file", "ftrace_mmio_user_regmap")
+    except ModelLoadError as exc:
+        raise RegmapError(str(exc)) from exc

@@ -39,6 +39,27 @@ def available_models() -> list[str]:
     return sorted(BUILTIN_MODELS)
 
 
+def import_python_file(path: Path, what: str, prefix: str):
+    """Import a user's Python file as a module of its own (one per file path).
+
+    ModelLoadError names the file as ``what`` and says what went wrong.
+    """
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"{prefix}_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"{what} {path}: not a Python source file")
+    module = importlib.util.module_from_spec(spec)
+    # Registered while it runs so that dataclasses and pickling inside it resolve the module.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise ModelLoadError(f"{what} {path}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
 def load_model_file(path: str | Path) -> type[DeviceModel]:
     """Import a Python file and return the device model class it defines.
 
@@ -48,19 +69,8 @@ def load_model_file(path: str | Path) -> type[DeviceModel]:
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"device model file {path}: no such file")
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"ftrace_mmio_user_model_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ModelLoadError(f"device model file {path}: not a Python source file")
-    module = importlib.util.module_from_spec(spec)
-    # Registered while it runs so that dataclasses and pickling inside it resolve the module.
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        raise ModelLoadError(f"device model file {path}: {type(exc).__name__}: {exc}") from exc
+    module = import_python_file(path, "device model file", "ftrace_mmio_user_model")
+    module_name = module.__name__
     chosen = getattr(module, "MODEL", None)
     if chosen is None:
         found = [obj for obj in vars(module).values()
