@@ -696,7 +696,12 @@ class Cpu:
         try:
             if intno == EXC_PF or intno == EXC_DF:
                 # 8 only arrives if a reset was missed; it is still our #PF.
-                cr2, err, rip = self._reset_old_exception()
+                if self.env is not None:
+                    # _reset_old_exception, inline: once per traced access.
+                    self._env_old.value = -1
+                    cr2, err, rip = self._env_cr2.value, self._env_err.value & 0xFFFF_FFFF, self._env_rip.value
+                else:
+                    cr2, err, rip = self._reset_old_exception()
                 for fn in self._fault_handlers:
                     if fn(cr2, err, rip):
                         return

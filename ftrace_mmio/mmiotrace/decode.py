@@ -53,6 +53,7 @@ __all__ = [
     "Pending",
     "PfInInsn",
     "PfInType",
+    "PlainAccess",
     "ReadMem",
     "ReadReg",
     "Record",
@@ -104,6 +105,34 @@ class Pending(NamedTuple):
     fault_addr: int
     addrs: tuple[int, ...]
     early: tuple[int | None, ...]
+
+
+class PlainAccess(NamedTuple):
+    """A plain ``mov`` load or store, reduced to what a per-access fast path needs.
+
+    One access, its value exactly in one general-purpose register (or the
+    instruction's immediate), its address a register sum: ``plain()`` returns
+    this for such instructions so that a caller can bind the registers once
+    and skip ``pre``/``post``. The record it describes is the one ``post``
+    returns, value for value.
+
+    ``value_reg`` is the full register holding the value (after the step for
+    "R", before it for "W"), ``(reg >> shift) & mask`` the value; None means
+    the value is ``imm``. The address is ``disp + base + index * scale``
+    (64-bit wrap), or the fault address when ``at_fault``.
+    """
+
+    kind: str
+    width: int
+    value_reg: int | None
+    shift: int
+    mask: int
+    imm: int
+    at_fault: bool
+    base: int | None
+    index: int | None
+    scale: int
+    disp: int
 
 
 # NamedTuple construction through its __new__ costs more than the rest of an
@@ -262,6 +291,22 @@ class PfInInsn:
     def raw3_value(self) -> int:
         return self.raw3[0] << 16 | self.raw3[1] << 8 | self.raw3[2]
 
+    def plain(self) -> PlainAccess | None:
+        """The kernel's REG_READ / REG_WRITE / IMM_WRITE record as a :class:`PlainAccess`.
+
+        Its quirks carry over: the address is the fault address, the width
+        the memory width, the value masked to the *register* width.
+        """
+        if self.messages:
+            return None  # log lines on every fault: the general path writes them
+        if self.type is PfInType.IMM_WRITE:
+            return PlainAccess("W", self.mem_width, None, 0, _MASK64, self.imm or 0, True, None, None, 0, 0)
+        if self.type is PfInType.REG_READ or self.type is PfInType.REG_WRITE:
+            kind = "R" if self.type is PfInType.REG_READ else "W"
+            return PlainAccess(kind, self.mem_width, self.reg_id, 8 if self.byte_high else 0,
+                               _mask(self.reg_width), 0, True, None, None, 0, 0)
+        return None
+
     def pre(self, read_reg: ReadReg, fault_addr: int, read_mem: ReadMem | None = None) -> Pending:
         if self.type is PfInType.REG_WRITE:
             value = pf_in_reg_value(self, read_reg)
@@ -411,6 +456,7 @@ def _build_regmap() -> MappingProxyType[str, RegRef]:
 
 _REGS = _build_regmap()
 _GPR_NAMES = frozenset(n for n in _REGS if not n.startswith(("xmm", "ymm", "zmm", "mm", "rip", "eip")))
+_GPR_IDS = frozenset(_REGS[n].uc_id for n in _GPR_NAMES)
 _SEGMENT_BASES = MappingProxyType({"fs": ucx.UC_X86_REG_FS_BASE, "gs": ucx.UC_X86_REG_GS_BASE})
 _ACCUMULATORS = MappingProxyType({w: _REGS[n] for w, n in ((1, "al"), (2, "ax"), (4, "eax"), (8, "rax"))})
 
@@ -464,6 +510,10 @@ class Source(str, enum.Enum):
     XADD_SUM = "xadd-sum"  # xadd's store: register before + register after
     CMPXCHG_OLD = "cmpxchg-old"  # cmpxchg's load: ZF ? accumulator before : after
     CMPXCHG_NEW = "cmpxchg-new"  # cmpxchg's store: ZF ? source : the old value
+
+
+# Sources a plain load or store takes its value from (FullInsn.plain).
+_PLAIN_SOURCES = frozenset({Source.REG_AFTER, Source.REG_BEFORE, Source.IMM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +609,39 @@ class FullInsn:
     @property
     def raw3_value(self) -> int:
         return self.raw3[0] << 16 | self.raw3[1] << 8 | self.raw3[2]
+
+    def plain(self) -> PlainAccess | None:
+        """This instruction as a :class:`PlainAccess`, if it is a plain load or store.
+
+        That is one access whose value ``post`` takes from a general-purpose
+        register or the immediate with no device log (what mmio-mod never
+        listens for), and whose address is absolute, base + disp or
+        base + index * scale + disp of full 64-bit registers.
+        """
+        if self.unknown or self.messages or len(self.accesses) != 1 or len(self.addrs) != 1:
+            return None
+        acc = self.accesses[0]
+        src = acc.source
+        if acc.bswap or acc.lane or acc.offset or src not in _PLAIN_SOURCES:
+            return None
+        width_mask = _mask(acc.width)
+        if src is Source.IMM:
+            reg, shift, mask, imm = None, 0, width_mask, acc.imm & width_mask
+        else:
+            r = acc.reg
+            if r is None or r.uc_id not in _GPR_IDS:
+                return None
+            reg, shift, mask, imm = r.uc_id, r.shift, _mask(min(r.width, acc.width)), 0
+        a = self.addrs[0]
+        if not a.exact or a.bit_reg is not None or a.seg is not None or a.mask != _MASK64:
+            return None
+        if any(r is not None and (r.shift or r.width != 8) for r in (a.base, a.index)):
+            return None
+        if a.base is None and a.index is not None:
+            return None
+        base = a.base.uc_id if a.base is not None else None
+        index = a.index.uc_id if a.index is not None else None
+        return PlainAccess(acc.kind, acc.width, reg, shift, mask, imm, False, base, index, a.scale, a.disp)
 
     def plan(self) -> list[tuple[str, int, str]]:
         """``[(kind, width, source)]``: what this instruction will record, for tests and docs."""

@@ -123,9 +123,14 @@ class Kmmio:
         self._installed = False
         self._oops_hooked = False
         self._step = StepContext(cpu)
+        # Working on the live CPU state, handlers need no context copy.
+        self._copy_context = not self._step.live
         self._ptes = PteSwitch(cpu, mm)
         #: Register reader for pre and post handlers (valid while they run).
         self.read_reg = self._step.read_reg
+        #: A general-purpose register's word, for handlers that bind registers
+        #: once (``.value`` is valid while they run); None for other registers.
+        self.reg_word = self._step.word
         # The probe of the last fault: consecutive accesses mostly share one.
         self._last_probe: KmmioProbe | None = None
 
@@ -267,7 +272,8 @@ class Kmmio:
             self._last_probe = probe
         ctx.probe = probe
         step = self._step
-        step.save()
+        if self._copy_context:
+            step.save()
         try:
             if probe is not None and probe.pre_handler is not None:
                 others = probe.pre_handler(probe, addr, rip)
@@ -322,7 +328,8 @@ class Kmmio:
             return False
         probe = ctx.probe
         step = self._step
-        step.save()
+        if self._copy_context:
+            step.save()
         try:
             if probe is not None and probe.post_handler is not None:
                 probe.post_handler(probe)

@@ -23,6 +23,7 @@ between tracer sessions: the kernel's counter is a function-static one.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol, TypeVar
@@ -30,7 +31,7 @@ from typing import Callable, Protocol, TypeVar
 from ..machine.cpu import Cpu
 from ..machine.iomem import IoMem
 from ..machine.mm import PAGE_MASK, PAGE_SIZE, MemoryFault, Mm
-from .decode import Decoded, Decoder, DecoderMode, FullInsn, Source
+from .decode import Decoded, Decoder, DecoderMode, FullInsn, PlainAccess, Record, Source
 from .fast import FastEngine
 from .kmmio import KERN_INFO, KERN_NOTICE, KERN_WARNING, PFX, Kmmio, KmmioProbe, LogFn
 
@@ -52,6 +53,8 @@ ENGINES = ("faithful", "fast")
 _CODE_FETCH = 24
 
 T = TypeVar("T")
+
+_MASK64 = (1 << 64) - 1
 
 # Sources whose value the registers or the instruction give exactly.
 _EXACT_SOURCES = frozenset({Source.REG_AFTER, Source.REG_BEFORE, Source.IMM})
@@ -113,6 +116,55 @@ class RemapTrace:
     id: int
 
 
+@dataclass(eq=False, slots=True)
+class PlainPlan:
+    """A plain ``mov`` at one RIP, bound to the CPU's register words.
+
+    Most traced accesses are plain loads and stores (readl, writel). For
+    those the decoder's ``pre``/``post`` calls, their tuples and the record
+    list are replaced by this plan: the address is one or two word reads
+    and an add, the value one word read, shift and mask (decode.PlainAccess
+    says which), and the record goes to the tracer directly. The values are
+    the decoder's, so the trace does not change.
+    """
+
+    opcode: int
+    kind: str
+    width: int
+    load: bool                      # value from the register after the step
+    value: ctypes.c_uint64 | None   # the value's register (None: the immediate)
+    shift: int
+    mask: int
+    imm: int
+    at_fault: bool                  # pf_in: the record is at the fault address
+    base: ctypes.c_uint64 | None
+    index: ctypes.c_uint64 | None
+    scale: int
+    disp: int
+    last: int                       # bytes the access spans, minus one (page check)
+    plan: Decoded                   # what _other_pages plans with
+
+
+def bind_plain(values: PlainAccess, where: PlainAccess, span: int, plan: Decoded,
+               word: Callable[[int], ctypes.c_uint64 | None]) -> PlainPlan | None:
+    """A :class:`PlainPlan`: values and record from ``values``, address from ``where``.
+
+    The two differ under pf_in, whose records are the kernel decoder's but
+    whose pages are planned with a full decode. None if a register has no
+    word (the CPU state was not found: use the general path).
+    """
+    words = []
+    for reg in (values.value_reg, where.base, where.index):
+        w = word(reg) if reg is not None else None
+        if reg is not None and w is None:
+            return None
+        words.append(w)
+    value, base, index = words
+    return PlainPlan(_OPCODES[values.kind], values.kind, values.width, values.kind == "R",
+                     value, values.shift, values.mask, values.imm, values.at_fault,
+                     base, index, where.scale, where.disp, max(span, 1) - 1, plan)
+
+
 def _call_here(fn: Callable[[], T]) -> T:
     return fn()
 
@@ -158,10 +210,17 @@ class MmioMod:
         self._listening = False
         # rip -> (decoded insn, needs the device log, page planner)
         self._hot: dict[int, tuple[Decoded, bool, Decoded | None]] = {}
+        # rip -> the plan of a plain mov (instead of an entry in _hot)
+        self._plain: dict[int, PlainPlan] = {}
+        self._step_plain: PlainPlan | None = None   # the plain access being stepped
+        self._addr = 0
+        self._early = 0
         self._kernel_exact = params.kernel_exact
         self._trace_pc = params.trace_pc
         self._use_devlog = not self._kernel_exact and iomem is not None
         self._read_reg = self.kmmio.read_reg
+        self._reg_word = self.kmmio.reg_word
+        self._trace_rw = sink.trace_rw
         self.fast: FastEngine | None = None
         if params.engine == "fast" and iomem is not None:
             self.fast = FastEngine(self, self.kmmio.read_reg)
@@ -182,6 +241,7 @@ class MmioMod:
             self.decoder = Decoder(self.params.decoder)
             self._planner = Decoder(DecoderMode.FULL)
             self._hot = {}
+            self._plain = {}
             self.on_cpu(self.kmmio.init)
             if self.fast is not None:
                 self.on_cpu(self.fast.forget_code)
@@ -330,6 +390,7 @@ class MmioMod:
         self.decoder.invalidate(start, end)
         self._planner.invalidate(start, end)
         self._hot.clear()
+        self._plain.clear()
         if self.fast is not None:
             self.fast.forget_code()
 
@@ -349,10 +410,48 @@ class MmioMod:
         self._hot[rip] = hot
         return hot
 
+    def _prepare_plain(self, rip: int, hot: tuple[Decoded, bool, Decoded | None]) -> PlainPlan | None:
+        """The :class:`PlainPlan` of a plain mov at ``rip`` (kept in ``_plain``), else None."""
+        insn, need_devlog, planner = hot
+        plan = planner if planner is not None else insn
+        values = insn.plain()
+        where = plan.plain() if values is not None and not need_devlog else None
+        if values is None or where is None:
+            return None
+        plain = bind_plain(values, where, where.width, plan, self._reg_word)
+        if plain is not None:
+            self._plain[rip] = plain
+        return plain
+
     def _pre(self, probe: KmmioProbe, addr: int, rip: int) -> list[int] | None:
-        hot = self._hot.get(rip)
-        if hot is None:
-            hot = self._prepare(rip)
+        plain = self._plain.get(rip)
+        if plain is None:
+            hot = self._hot.get(rip)
+            if hot is None:
+                hot = self._prepare(rip)
+                plain = self._prepare_plain(rip, hot)
+        if plain is not None:
+            # The usual access, a plain mov: no decoder calls (PlainPlan).
+            a = plain.disp
+            if plain.base is not None:
+                a += plain.base.value
+                if plain.index is not None:
+                    a += plain.index.value * plain.scale
+                a &= _MASK64
+            if plain.load:
+                pass  # the value is in its register after the step
+            elif plain.value is not None:
+                self._early = (plain.value.value >> plain.shift) & plain.mask
+            else:
+                self._early = plain.imm
+            self._addr = addr if plain.at_fault else a
+            self._rip = rip
+            self._step_plain = plain
+            self._insn = None
+            if (a ^ addr) & PAGE_MASK or (a + plain.last ^ addr) & PAGE_MASK:
+                return self._other_pages(plain.plan, (a,), addr)
+            return None
+        self._step_plain = None
         insn, need_devlog, planner = hot
         self._insn = insn
         self._rip = rip
@@ -398,6 +497,25 @@ class MmioMod:
         return others
 
     def _post(self, probe: KmmioProbe) -> None:
+        plain = self._step_plain
+        if plain is not None:
+            self._step_plain = None
+            if self._listening:
+                self._stop_listening()  # left over from a step an oops cut short
+            if plain.load:
+                value = (plain.value.value >> plain.shift) & plain.mask
+            else:
+                value = self._early
+            addr = self._addr
+            width = plain.width
+            trace = probe.private
+            start = probe.addr
+            if self._kernel_exact or start - width < addr < start + probe.len:
+                self._trace_rw(plain.opcode, width, addr - start + trace.phys, value,  # type: ignore[union-attr]
+                               self._rip if self._trace_pc else 0, trace.id)  # type: ignore[union-attr]
+            else:
+                self._emit([Record(plain.kind, width, addr, value)], probe, trace, self._rip)  # type: ignore[arg-type]
+            return
         self._stepping = False
         listened = self._listening
         if listened:

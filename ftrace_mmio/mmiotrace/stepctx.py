@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import struct
+from typing import Callable
 
 from unicorn import Uc
 from unicorn import unicorn_const as ucc
@@ -127,6 +128,10 @@ class StepContext:
 
         #: ``read_reg(uc_id)`` for the decoder; valid between save and restore.
         self.read_reg = read_reg
+        #: ``word(uc_id)``: the 64-bit word holding a general-purpose register
+        #: (or RIP), None for others. Read ``.value`` between save and restore;
+        #: fast paths bind these once instead of calling ``read_reg``.
+        self.word: Callable[[int], ctypes.c_uint64 | None] = words.get
 
     def save(self) -> None:
         if not self.live:

@@ -160,6 +160,9 @@ class MmiotraceTracer(Tracer):
         self.overrun_detected = False
         self._count_lock = threading.Lock()
         self._downed = 0
+        # One call per traced access: the buffer's commit, bound once (an
+        # array keeps its ring buffer for life).
+        self._commit = array.buffer.commit
 
     # -- composition -------------------------------------------------------------
 
@@ -207,8 +210,7 @@ class MmiotraceTracer(Tracer):
     # -- records from mmio-mod (CPU thread) ------------------------------------------
 
     def trace_rw(self, opcode: int, width: int, phys: int, value: int, pc: int, map_id: int) -> None:
-        entry = MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, value, pc, map_id, opcode, width)
-        if not self.array.buffer.commit(entry, 0):
+        if not self._commit(MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, value, pc, map_id, opcode, width), 0):
             with self._count_lock:
                 self.dropped_count += 1
 
