@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, ClassVar, Iterable, Iterator, TextIO, Union
 
+from ..mmiotrace import lines
+
 __all__ = [
     "Record", "Version", "PciDev", "Bar", "Map", "Unmap", "Access", "Unknown", "Mark", "Lost",
     "CpuLost", "Comment", "BufferStarted", "LineTooBig", "FtraceEvent", "Garbage",
@@ -46,9 +48,8 @@ _DIGITS = frozenset(string.digits)
 # --- field grammar ----------------------------------------------------------------------------
 
 
-def format_ts(us: int) -> str:
-    """``secs.micros`` as the kernel prints ``%u.%06lu`` (seconds wrap at 32 bits)."""
-    return f"{(us // 1_000_000) & 0xFFFFFFFF}.{us % 1_000_000:06d}"
+# ``secs.micros`` as the kernel prints ``%u.%06lu`` (seconds wrap at 32 bits).
+format_ts = lines.ts
 
 
 def _ts(text: str) -> int:
@@ -175,10 +176,8 @@ class PciDev(Record):
         return out
 
     def format(self) -> str:
-        head = f"PCIDEV {self.bus:02x}{self.devfn:02x} {self.vendor:04x}{self.device:04x} {self.irq:x}"
-        body = "".join(f" {v:x}" for v in self.starts) + "".join(f" {v:x}" for v in self.sizes)
-        # No driver bound: the kernel still prints the separator, so the line ends in a space.
-        return f"{head}{body} {self.driver or ''}\n"
+        return lines.pcidev_line(self.bus << 8 | self.devfn, self.vendor << 16 | self.device, self.irq,
+                                 self.starts, self.sizes, self.driver)
 
 
 @dataclass(slots=True)
@@ -193,8 +192,7 @@ class Map(Record):
     kind: ClassVar[str] = "MAP"
 
     def format(self) -> str:
-        return (f"MAP {format_ts(self.ts_us)} {self.map_id} 0x{self.phys:x} 0x{self.virt:x} "
-                f"0x{self.length:x} 0x{self.pc:x} {self.pid}\n")
+        return lines.map_line(self.ts_us, self.map_id, self.phys, self.virt, self.length, self.pc, self.pid)
 
 
 @dataclass(slots=True)
@@ -206,7 +204,7 @@ class Unmap(Record):
     kind: ClassVar[str] = "UNMAP"
 
     def format(self) -> str:
-        return f"UNMAP {format_ts(self.ts_us)} {self.map_id} 0x{self.pc:x} {self.pid}\n"
+        return lines.unmap_line(self.ts_us, self.map_id, self.pc, self.pid)
 
 
 @dataclass(slots=True)
@@ -224,8 +222,8 @@ class Access(Record):
     kind: ClassVar[str] = "RW"
 
     def format(self) -> str:
-        return (f"{self.op} {self.width} {format_ts(self.ts_us)} {self.map_id} 0x{self.phys:x} "
-                f"0x{self.value:x} 0x{self.pc:x} {self.pid}\n")
+        return lines.rw_line(self.op, self.width, self.ts_us, self.map_id, self.phys, self.value,
+                             self.pc, self.pid)
 
 
 @dataclass(slots=True)
@@ -241,8 +239,7 @@ class Unknown(Record):
     kind: ClassVar[str] = "UNKNOWN"
 
     def format(self) -> str:
-        b = ",".join(f"{x:02x}" for x in self.opcode)
-        return f"UNKNOWN {format_ts(self.ts_us)} {self.map_id} 0x{self.phys:x} {b} 0x{self.pc:x} {self.pid}\n"
+        return lines.unknown_line(self.ts_us, self.map_id, self.phys, self.opcode, self.pc, self.pid)
 
 
 @dataclass(slots=True)
@@ -258,7 +255,7 @@ class Mark(Record):
         return self.text.count("\n") + 1
 
     def format(self) -> str:
-        return f"MARK {format_ts(self.ts_us)} {self.text}\n"
+        return lines.mark_line(self.ts_us, self.text + "\n")
 
 
 @dataclass(slots=True)
@@ -269,7 +266,7 @@ class Lost(Record):
     kind: ClassVar[str] = "LOST"
 
     def format(self) -> str:
-        return f"MARK 0.000000 Lost {self.count} events.\n"
+        return lines.lost_line(self.count)
 
 
 @dataclass(slots=True)

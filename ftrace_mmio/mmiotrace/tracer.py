@@ -28,6 +28,7 @@ from ..trace.entries import (
     event_size,
 )
 from ..trace.tracer import Tracer, register_tracer
+from . import lines
 from .mmio_mod import (
     MMIO_PROBE,
     MMIO_READ,
@@ -55,8 +56,7 @@ KERN_WARNING = 4
 
 def format_ts(ns: int) -> str:
     """``%u.%06lu`` of the timestamp rounded to the microsecond."""
-    us = (ns + 500) // 1000
-    return f"{(us // 1_000_000) & 0xFFFFFFFF}.{us % 1_000_000:06d}"
+    return lines.ts(lines.ns_to_us(ns))
 
 
 @dataclass(slots=True, eq=False)
@@ -87,34 +87,28 @@ class MmioMapEntry(Entry):
 
 
 def format_rw(e: MmioRwEntry) -> str:
-    ts = format_ts(e.ts)
+    us = lines.ns_to_us(e.ts)
     op = e.opcode
     if op == MMIO_READ or op == MMIO_WRITE:
-        return (f"{'R' if op == MMIO_READ else 'W'} {e.width} {ts} {e.map_id} "
-                f"0x{e.phys:x} 0x{e.value:x} 0x{e.pc:x} 0\n")
+        return lines.rw_line("R" if op == MMIO_READ else "W", e.width, us, e.map_id, e.phys, e.value, e.pc)
     if op == MMIO_UNKNOWN_OP:
         v = e.value
-        return (f"UNKNOWN {ts} {e.map_id} 0x{e.phys:x} "
-                f"{(v >> 16) & 0xFF:02x},{(v >> 8) & 0xFF:02x},{v & 0xFF:02x} 0x{e.pc:x} 0\n")
+        return lines.unknown_line(us, e.map_id, e.phys, (v >> 16, v >> 8, v), e.pc)
     return "rw what?\n"
 
 
 def format_map(e: MmioMapEntry) -> str:
-    ts = format_ts(e.ts)
+    us = lines.ns_to_us(e.ts)
     if e.opcode == MMIO_PROBE:
-        return f"MAP {ts} {e.map_id} 0x{e.phys:x} 0x{e.virt:x} 0x{e.len:x} 0x0 0\n"
+        return lines.map_line(us, e.map_id, e.phys, e.virt, e.len)
     if e.opcode == MMIO_UNPROBE:
-        return f"UNMAP {ts} {e.map_id} 0x0 0\n"
+        return lines.unmap_line(us, e.map_id)
     return "map what?\n"
 
 
 def format_pcidev(f: Any) -> str:
-    """One PCIDEV line from a ``PcidevFields``; no driver: the line ends in a space."""
-    parts = [f"PCIDEV {f.busdevfn:04x} {f.vendor_device:08x} {f.irq:x}"]
-    parts += [f" {v:x}" for v in f.starts]
-    parts += [f" {v:x}" for v in f.sizes]
-    parts.append(f" {f.driver}\n" if f.driver else " \n")
-    return "".join(parts)
+    """One PCIDEV line from a ``PcidevFields``."""
+    return lines.pcidev_line(f.busdevfn, f.vendor_device, f.irq, f.starts, f.sizes, f.driver)
 
 
 @dataclass
@@ -253,7 +247,7 @@ class MmiotraceTracer(Tracer):
             if not self.overrun_detected and self.link is not None:
                 self.link.log(KERN_WARNING, "mmiotrace has lost events")
             self.overrun_detected = True
-            return f"MARK 0.000000 Lost {n} events.\n"
+            return lines.lost_line(n)
         header = pipe.private
         if not isinstance(header, _PipeHeader):
             return None
@@ -289,7 +283,7 @@ class MmiotraceTracer(Tracer):
             return format_map(entry)  # type: ignore[arg-type]
         if t == TRACE_PRINT:
             # The newline, if any, is part of the text.
-            return f"MARK {format_ts(entry.ts)} {entry.message()}"  # type: ignore[attr-defined]
+            return lines.mark_line(lines.ns_to_us(entry.ts), entry.message())  # type: ignore[attr-defined]
         return ""  # other entries are consumed silently
 
 
