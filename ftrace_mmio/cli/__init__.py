@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 class CliError(Exception):
@@ -67,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ftrace-mmio {args.command}: {exc.strerror}", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        # The reader went away (| head): stop quietly, as cat does.
+        # The reader went away (| head): stop quietly, as cat does, and point
+        # stdout at /dev/null so that the interpreter's final flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
         return 130

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -74,12 +73,6 @@ def _run(prog: str, fn: Callable[[], int]) -> int:
     except RegmapError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        # `annotate dump | head`: the reader has what it wanted. Point stdout at /dev/null
-        # so that the interpreter's final flush has nowhere to fail.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
 
 
 def _out(path: str | None) -> BinaryIO:
