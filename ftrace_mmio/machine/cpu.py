@@ -448,6 +448,8 @@ class Cpu:
             self._env_cr2 = ctypes.c_uint64.from_address(at + self.layout.cr2)
             self._env_err = ctypes.c_int32.from_address(at + self.layout.error_code)
             self._env_old = ctypes.c_int32.from_address(at + self.layout.old_exception)
+        #: RIP in the live state, for hooks that read it per access (None: use ``rip``).
+        self.rip_word: ctypes.c_uint64 | None = self._env_rip if self.env is not None else None
         # Batch access to the argument registers (kernel API calls).
         self._arg_ids = (ctypes.c_int * 6)(*ARG_REGS)
         self._arg_vals = (ctypes.c_uint64 * 6)()

@@ -100,6 +100,9 @@ class IoMem:
         self._split_lo = 0
         self._split_hi = 0
         self._split_left = 0
+        # Observers get the RIP of every access: read it in place when the
+        # CPU found its live state (one attribute read, no property call).
+        self._rip_word = cpu.rip_word
         self._prot_cb = HOOK_MEM_INVALID_CFUNC(self._on_prot)
         self._hooks: list[int] = []
         self._keep: list[object] = []
@@ -177,9 +180,11 @@ class IoMem:
             return False
         value = r.region.read(addr - r.start, size) & ((1 << (8 * size)) - 1)
         self._stash_addr, self._stash_size, self._stash_value = addr, size, value
-        if self.observers:
-            rip = self.cpu.rip
-            for fn in self.observers:
+        observers = self.observers
+        if observers:
+            w = self._rip_word
+            rip = w.value if w is not None else self.cpu.rip
+            for fn in observers:
                 fn("R", addr, size, value, rip)
         return True
 
@@ -204,9 +209,14 @@ class IoMem:
             self._split_rip = rip_known if rip_known is not None else self.cpu.rip
             self._split_lo, self._split_hi, self._split_left = addr, addr + size, size
         r.region.write(addr - r.start, size, value)
-        if self.observers:
-            rip = rip_known if rip_known is not None else self.cpu.rip
-            for fn in self.observers:
+        observers = self.observers
+        if observers:
+            if rip_known is not None:
+                rip = rip_known
+            else:
+                w = self._rip_word
+                rip = w.value if w is not None else self.cpu.rip
+            for fn in observers:
                 fn("W", addr, size, value, rip)
         return True
 

@@ -12,7 +12,10 @@ line for line (tests/test_mmiotrace_engines.py compares the two):
 
 * the decoder: each RIP is decoded once (the same cache) and the records
   are the decoder's, built by the same ``pre``/``post`` calls, with the
-  accesses the device saw as the device log;
+  accesses the device saw as the device log. The usual access needs no
+  call: a one-access instruction (full decoder) is recorded as the device
+  saw it, and pf_in's plain ``mov`` through the faithful engine's register
+  binding (mmio_mod.PlainPlan), both planned once per RIP;
 * one record set per instruction, or per iteration of a ``rep`` string
   instruction: the device accesses of one instruction are gathered until
   the decoder's plan says how many reach traced device memory;
@@ -43,11 +46,32 @@ from .decode import Decoded, FullInsn, PfInInsn, PfInType, Record
 _SIGN_EXTENDING = frozenset({0xBE0F, 0xBF0F})
 
 if TYPE_CHECKING:
-    from .mmio_mod import MmioMod, RemapTrace
+    from .mmio_mod import MmioMod, PlainPlan, RemapTrace
+
+# struct mmiotrace_rw opcodes of a device read and write (mmio_mod's _OPCODES).
+_MMIO_READ = 1
+_MMIO_WRITE = 2
 
 # How one RIP's accesses become records (cached per RIP).
 _DIRECT = 0      # one device access, its own record: kind, width, address, value as seen
 _GROUP = 1       # gather the instruction's device accesses, then decode the records
+_PLAIN = 2       # pf_in's plain mov: its one record from the bound registers (mmio_mod.PlainPlan)
+
+_Plan = tuple[int, Decoded, Decoded, "PlainPlan | None"]
+
+_MASK64 = (1 << 64) - 1
+
+
+def _pf_in_loaded(insn: PfInInsn, width: int, value: int) -> int:
+    """What pf_in's record of a load says: the destination register after the step.
+
+    The step has not happened yet when the device answers, so this is what
+    the load will put there: the device's value, widened as the opcode does.
+    """
+    reg_bits = 8 * insn.reg_width
+    if insn.opcode in _SIGN_EXTENDING and value >> (8 * width - 1) & 1:
+        value |= ((1 << reg_bits) - 1) & ~((1 << 8 * width) - 1)
+    return value & ((1 << reg_bits) - 1)
 
 
 class FastEngine:
@@ -57,7 +81,15 @@ class FastEngine:
         self.mod = mod
         self.read_reg = read_reg
         self.traces: list[RemapTrace] = []       # device-backed traced mappings, newest first
-        self._plans: dict[int, tuple[int, Decoded, Decoded]] = {}
+        self._plans: dict[int, _Plan] = {}
+        # RIPs whose one device access is its own record (_DIRECT), for the
+        # short path at the top of on_io.
+        self._direct: set[int] = set()
+        # The only device-backed traced mapping, when there is just one
+        # (the usual case): no search for the mapping an access went through.
+        self._one: RemapTrace | None = None
+        self._trace_rw = mod.sink.trace_rw
+        self._trace_pc = mod._trace_pc
         # The instruction being gathered.
         self._rip = -1
         self._expect = 0
@@ -72,15 +104,18 @@ class FastEngine:
 
     def add(self, trace: RemapTrace) -> None:
         self.traces.insert(0, trace)
+        self._one = self.traces[0] if len(self.traces) == 1 else None
 
     def remove(self, trace: RemapTrace) -> None:
         self.flush()
         if trace in self.traces:
             self.traces.remove(trace)
+        self._one = self.traces[0] if len(self.traces) == 1 else None
 
     def forget_code(self) -> None:
         self.flush()
         self._plans.clear()
+        self._direct.clear()
 
     def _find(self, phys: int, width: int) -> tuple[RemapTrace, int] | None:
         """The mapping a device access at ``phys`` went through, and its virtual address."""
@@ -106,6 +141,17 @@ class FastEngine:
     # -- the access path (CPU thread, from the device's protection hook) ----------
 
     def on_io(self, kind: str, phys: int, width: int, value: int, rip: int) -> None:
+        one = self._one
+        if one is not None and self._rip < 0 and rip in self._direct:
+            # The usual access: a plain load or store (readl, writel) already
+            # planned, through the only traced mapping. Its record is what
+            # the device saw; the same test as _find's (never kernel-exact
+            # here: _DIRECT is the full decoder's).
+            start = one.phys
+            if start - width < phys < start + one.probe.len:
+                self._trace_rw(_MMIO_READ if kind == "R" else _MMIO_WRITE, width, phys, value,
+                               rip if self._trace_pc else 0, one.id)
+            return
         if self._rip >= 0:
             if rip == self._rip and len(self._log) < self._expect:
                 self._log.append((kind, phys, width, value))
@@ -120,9 +166,13 @@ class FastEngine:
         plan = self._plans.get(rip)
         if plan is None:
             plan = self._plan(rip)
-        how, insn, planner = plan
+        how, insn, planner, plain = plan
         if how == _DIRECT:
-            self.mod._emit_one(kind, width, phys, value, rip, trace)
+            self._trace_rw(_MMIO_READ if kind == "R" else _MMIO_WRITE, width, phys, value,
+                           rip if self._trace_pc else 0, trace.id)
+            return
+        if plain is not None:
+            self._plain_record(plain, insn, trace, va, width, value, rip)  # type: ignore[arg-type]
             return
         mod = self.mod
         pending = insn.pre(self.read_reg, va)
@@ -164,30 +214,64 @@ class FastEngine:
 
     def _pf_in_records(self, insn: PfInInsn, log: list[tuple[str, int, int, int]]) -> list:
         if insn.type is PfInType.REG_READ:
-            # The kernel reads the destination register after the step; the
-            # step has not happened yet, so compute what the load puts there.
             _kind, _phys, width, value = next((e for e in log if e[0] == "R"), log[0])
-            reg_bits = 8 * insn.reg_width
-            if insn.opcode in _SIGN_EXTENDING and value >> (8 * width - 1) & 1:
-                value |= ((1 << reg_bits) - 1) & ~((1 << 8 * width) - 1)
-            return [Record("R", insn.mem_width, self._va, value & ((1 << reg_bits) - 1))]
+            return [Record("R", insn.mem_width, self._va, _pf_in_loaded(insn, width, value))]
         return insn.post(self._pending, self.read_reg)
+
+    def _plain_record(self, plain: PlainPlan, insn: PfInInsn, trace: RemapTrace, va: int,
+                      width: int, value: int, rip: int) -> None:
+        """pf_in's record of a plain mov, as the general path makes it, minus the decoder calls."""
+        a = plain.disp
+        if plain.base is not None:
+            a += plain.base.value
+            if plain.index is not None:
+                a += plain.index.value * plain.scale
+            a &= _MASK64
+        if (a ^ va) & PAGE_MASK or (a + plain.last ^ va) & PAGE_MASK:
+            # Where the kernel takes a second fault during the step and says so.
+            for addr in self.mod._other_pages(plain.plan, (a,), va) or ():
+                if any(self._on_traced_page(t, addr) for t in self.traces):
+                    self.mod.kmmio._log_recursive_hit(addr, va & PAGE_MASK)
+        if plain.load:
+            value = _pf_in_loaded(insn, width, value)
+        elif plain.value is not None:
+            value = (plain.value.value >> plain.shift) & plain.mask
+        else:
+            value = plain.imm
+        # The record is at the fault address: va, i.e. the physical address seen.
+        self._trace_rw(plain.opcode, plain.width, va - trace.probe.addr + trace.phys, value,
+                       rip if self._trace_pc else 0, trace.id)
 
     # -- planning ----------------------------------------------------------------------
 
-    def _plan(self, rip: int) -> tuple[int, Decoded, Decoded]:
+    def _plan(self, rip: int) -> _Plan:
         mod = self.mod
         insn, _need_devlog, planner = mod._prepare(rip)
         planner = planner or insn
+        plain = None
         if isinstance(insn, FullInsn):
             a = insn.accesses
             direct = (len(a) == 1 and not insn.unknown and not insn.rep and not a[0].bswap
                       and not a[0].lane and not insn.messages)
         else:
             direct = False
-        plan = (_DIRECT if direct else _GROUP, insn, planner)
+            plain = self._bind_plain(insn, planner)
+        plan: _Plan = (_DIRECT if direct else _PLAIN if plain is not None else _GROUP, insn, planner, plain)
         self._plans[rip] = plan
+        if direct:
+            self._direct.add(rip)
         return plan
+
+    def _bind_plain(self, insn: Decoded, planner: Decoded) -> PlainPlan | None:
+        """pf_in's plain mov bound to the registers (the faithful engine's binding), else None."""
+        # Imported here: mmio_mod imports this module.
+        from .mmio_mod import bind_plain
+
+        values = insn.plain()
+        where = planner.plain() if values is not None else None
+        if values is None or where is None:
+            return None
+        return bind_plain(values, where, where.width, planner, self.mod._reg_word)
 
     @staticmethod
     def _on_traced_page(t: RemapTrace, va: int) -> bool:

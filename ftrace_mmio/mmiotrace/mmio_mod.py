@@ -528,10 +528,6 @@ class MmioMod:
         records = insn.post(self._pending, self._read_reg, self._devlog if listened else ())
         self._emit(records, probe, probe.private, self._rip)  # type: ignore[arg-type]
 
-    def _emit_one(self, kind: str, width: int, phys: int, value: int, rip: int, trace: RemapTrace) -> None:
-        """One record whose physical address is known (the fast engine's usual case)."""
-        self.sink.trace_rw(_OPCODES[kind], width, phys, value, rip if self._trace_pc else 0, trace.id)
-
     def _emit(self, records: list, probe: KmmioProbe, trace: RemapTrace, rip: int) -> None:
         """Hand an instruction's records to the tracer, each with the mapping it touched."""
         pc = rip if self._trace_pc else 0
