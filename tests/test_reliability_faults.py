@@ -103,7 +103,8 @@ def test_killed_daemon_fails_blocked_readers_and_is_recovered(fresh_mount: Mount
         err = (tmp_path / f"reader{i}.err").read_text()
         assert any(text in err for text in DEAD_TEXT), err
     assert writer.wait(60) == 1
-    assert any(text in writer.stderr.read() for text in DEAD_TEXT)
+    werr = writer.stderr.read()
+    assert any(text in werr for text in DEAD_TEXT), werr
     with pytest.raises(OSError) as info:
         os.stat(m.path / "trace")
     assert info.value.errno in DEAD
