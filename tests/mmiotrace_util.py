@@ -81,6 +81,11 @@ class Event:
         return int(self.fields[5], 16)
 
     @property
+    def ts(self) -> float:
+        """Seconds, as printed (the second field of R/W lines, the first of the others)."""
+        return float(self.fields[1] if self.kind in ("R", "W") else self.fields[0])
+
+    @property
     def map_id(self) -> int:
         return int(self.fields[2] if self.kind in "RW" else self.fields[1])
 

@@ -454,7 +454,11 @@ class Cpu:
         self._arg_ids = (ctypes.c_int * 6)(*ARG_REGS)
         self._arg_vals = (ctypes.c_uint64 * 6)()
         self._arg_ptrs = (ctypes.c_void_p * 6)(*[ctypes.addressof(self._arg_vals) + 8 * i for i in range(6)])
-        self._add_raw_hook(ucc.UC_HOOK_INTR, HOOK_INTR_CFUNC(self._on_intr))
+        self._intr_cfunc = HOOK_INTR_CFUNC(self._on_intr)
+        self._intr_hook = self._add_raw_hook(ucc.UC_HOOK_INTR, self._intr_cfunc)
+        #: The Python exception dispatch as a C function pointer, for a C hook
+        #: put in front of it (:meth:`route_exceptions`) to pass exceptions on.
+        self.exception_hook_address: int = ctypes.cast(self._intr_cfunc, ctypes.c_void_p).value
         self._add_raw_hook(ucc.UC_HOOK_INSN, _HOOK_IN_CFUNC(self._on_in), extra=x86.UC_X86_INS_IN)
         self._add_raw_hook(ucc.UC_HOOK_INSN, _HOOK_OUT_CFUNC(self._on_out), extra=x86.UC_X86_INS_OUT)
         self._add_raw_hook(ucc.UC_HOOK_INSN, _HOOK_INSN_CFUNC(self._on_syscall), extra=x86.UC_X86_INS_SYSCALL)
@@ -489,6 +493,22 @@ class Cpu:
         """Register an already-built ctypes callback (e.g. the iomem PROT
         hook); the callback must catch its own exceptions."""
         return self._add_raw_hook(kind, cfunc, begin, end)
+
+    def route_exceptions(self, hook: int | None, user_data: int = 0) -> None:
+        """Let the C function ``hook`` (a UC_HOOK_INTR callback, called with
+        ``user_data``) see exceptions first; it hands the ones it does not
+        handle to :attr:`exception_hook_address`. None: the Python dispatch alone."""
+        uclib.uc_hook_del(self.uch, uc_hook_h(self._intr_hook))
+        if hook is None:
+            self._intr_hook = self._add_raw_hook(ucc.UC_HOOK_INTR, self._intr_cfunc)
+            return
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self.uch, ctypes.byref(handle), ucc.UC_HOOK_INTR, ctypes.c_void_p(hook),
+                                   ctypes.c_void_p(user_data), ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status != ucc.UC_ERR_OK:
+            self._intr_hook = self._add_raw_hook(ucc.UC_HOOK_INTR, self._intr_cfunc)
+            raise UcError(status)
+        self._intr_hook = handle.value
 
     def add_fault_handler(self, fn: FaultHandler) -> None:
         self._fault_handlers.append(fn)

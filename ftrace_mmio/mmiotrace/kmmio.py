@@ -133,6 +133,9 @@ class Kmmio:
         self.reg_word = self._step.word
         # The probe of the last fault: consecutive accesses mostly share one.
         self._last_probe: KmmioProbe | None = None
+        #: ``foreign_step() -> bool``: another stepper (the C path,
+        #: native.py) is between a fault and its trap right now.
+        self.foreign_step: Callable[[], bool] | None = None
 
     # -- set-up --------------------------------------------------------------
 
@@ -256,6 +259,10 @@ class Kmmio:
         """kmmio_handler: True when the fault was ours and the step is set up."""
         page = self.pages.get(addr & PAGE_MASK)
         if page is None:
+            return False
+        if self.foreign_step is not None and self.foreign_step():
+            # A second fault inside a step the C path runs (its instruction
+            # is a one-page mov, so this has another cause): not ours.
             return False
         ctx = self.ctx
         if ctx.active:

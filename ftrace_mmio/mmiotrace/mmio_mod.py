@@ -34,6 +34,7 @@ from ..machine.mm import PAGE_MASK, PAGE_SIZE, MemoryFault, Mm
 from .decode import Decoded, Decoder, DecoderMode, FullInsn, PlainAccess, Record, Source
 from .fast import FastEngine
 from .kmmio import KERN_INFO, KERN_NOTICE, KERN_WARNING, PFX, Kmmio, KmmioProbe, LogFn
+from .native import NativeStep, NativeUnavailable
 
 # struct mmiotrace_rw / mmiotrace_map opcodes (include/linux/mmiotrace.h).
 MMIO_READ = 1
@@ -84,6 +85,9 @@ class MmiotraceParams:
     trace_pc: bool = False
     decoder: str = DecoderMode.FULL.value
     engine: str = "faithful"
+    #: Faithful engine: step plain movs in C (native.py) when the helper
+    #: builds. False: Python steps everything (same output; for comparison).
+    native: bool = True
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -224,6 +228,18 @@ class MmioMod:
         self.fast: FastEngine | None = None
         if params.engine == "fast" and iomem is not None:
             self.fast = FastEngine(self, self.kmmio.read_reg)
+        #: The faithful engine's per-access path in C (native.py), or None:
+        #: then ``native_error`` says why and Python does everything.
+        self.native: NativeStep | None = None
+        self.native_error = ""
+        commit_native = getattr(sink, "commit_native", None)
+        if self.fast is None and commit_native is not None and params.native:
+            try:
+                self.native = NativeStep(cpu, exact=self._kernel_exact, trace_pc=self._trace_pc, sink=commit_native)
+            except NativeUnavailable as exc:
+                self.native_error = str(exc)
+            else:
+                self.kmmio.foreign_step = self.native.is_active
 
     # -- enable / disable ---------------------------------------------------------
 
@@ -243,6 +259,11 @@ class MmioMod:
             self._hot = {}
             self._plain = {}
             self.on_cpu(self.kmmio.init)
+            if self.native is not None:
+                self.native.clear_plans()
+                self.on_cpu(lambda: self.native.route(True))
+            elif self.params.native and self.fast is None and self.native_error:
+                self.log(KERN_INFO, f"{PFX}stepping in Python ({self.native_error.splitlines()[0]}).")
             if self.fast is not None:
                 self.on_cpu(self.fast.forget_code)
             self._enter_uniprocessor(online_cpus)
@@ -273,6 +294,9 @@ class MmioMod:
                 self.trace_list = []
 
     def _cleanup(self) -> None:
+        if self.native is not None:
+            self.native.route(False)
+            self.native.clear_plans()
         self._stop_listening()
         if self.fast is not None:
             self.fast.flush()
@@ -335,7 +359,34 @@ class MmioMod:
         if self.fast is not None and trace in self.fast.traces:
             self.fast.remove(trace)
         else:
+            if self.native is not None:
+                self.native.update_pages(remove=self._pages_of(trace.probe))
             self.kmmio.unregister_probe(trace.probe)
+
+    @staticmethod
+    def _pages_of(probe: KmmioProbe) -> range:
+        return range(probe.addr & PAGE_MASK, probe.addr + probe.len, PAGE_SIZE)
+
+    def _step_in_c(self, trace: RemapTrace) -> None:
+        """Let the C path step the pages of ``trace`` that are its alone.
+
+        A page two mappings share stays with Python, which picks the probe
+        per access; so does, under pf_in, a first page the probe starts in
+        the middle of (the kernel finds no probe for it).
+        """
+        native = self.native
+        assert native is not None
+        probe = trace.probe
+        ram_host, ram_size = getattr(self.cpu, "ram_host", None), getattr(self.cpu, "ram_size", 0)
+        add, shared = [], []
+        for va in self._pages_of(probe):
+            page = self.kmmio.pages.get(va)
+            if (page is None or page.count != 1 or not page.armed or ram_host is None
+                    or not 0 <= page.pte_addr <= ram_size - 8 or (self._kernel_exact and va < probe.addr)):
+                shared.append(va)
+            else:
+                add.append((va, ram_host + page.pte_addr, page.present, probe.addr, probe.len, trace.phys, trace.id))
+        native.update_pages(add, shared)
 
     # -- ioremap / iounmap (called by the machine, on the CPU thread) --------------
 
@@ -363,7 +414,8 @@ class MmioMod:
                     self._fast_listen(True)
                 else:
                     # RAM-backed (no device hook sees it), or the faithful engine.
-                    self.kmmio.register_probe(trace.probe)
+                    if self.kmmio.register_probe(trace.probe) == 0 and self.native is not None:
+                        self._step_in_c(trace)
 
     def on_iounmap(self, cookie: int) -> None:
         """mmiotrace_iounmap: ``cookie`` is what the driver passes to iounmap."""
@@ -391,6 +443,8 @@ class MmioMod:
         self._planner.invalidate(start, end)
         self._hot.clear()
         self._plain.clear()
+        if self.native is not None:
+            self.native.clear_plans()
         if self.fast is not None:
             self.fast.forget_code()
 
@@ -421,6 +475,13 @@ class MmioMod:
         plain = bind_plain(values, where, where.width, plan, self._reg_word)
         if plain is not None:
             self._plain[rip] = plain
+            native = self.native
+            if native is not None:
+                c_plan = native.plan(_OPCODES[values.kind], values.width, values.kind == "R", values.at_fault,
+                                     values.value_reg, where.base, where.index, values.shift, values.mask,
+                                     values.imm, where.scale, where.disp, where.width)
+                if c_plan is not None:
+                    native.add_plan(rip, c_plan)
         return plain
 
     def _pre(self, probe: KmmioProbe, addr: int, rip: int) -> list[int] | None:

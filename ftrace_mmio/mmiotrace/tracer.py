@@ -157,6 +157,9 @@ class MmiotraceTracer(Tracer):
         # One call per traced access: the buffer's commit, bound once (an
         # array keeps its ring buffer for life).
         self._commit = array.buffer.commit
+        # The C path (mmio_mod.native) while tracing, and the clock it was set up for.
+        self._native: Any = None
+        self._native_clock = ""
 
     # -- composition -------------------------------------------------------------
 
@@ -185,6 +188,7 @@ class MmiotraceTracer(Tracer):
         online = self.array.online_cpus
         if self.mmio is not None:
             self.mmio.enable(online)
+            self._feed_from(self.mmio.native)
         # Uniprocessor while tracing: no other CPU may touch a page that is
         # present for a single step. The trace header shows #P:1.
         self._downed = online - 1
@@ -193,6 +197,7 @@ class MmiotraceTracer(Tracer):
     def reset(self) -> None:
         if self.mmio is not None:
             self.mmio.disable()
+        self._feed_from(None)
         self.array.online_cpus = min(self.array.nr_cpus, self.array.online_cpus + self._downed)
         self._downed = 0
         self._reset_data()
@@ -207,6 +212,49 @@ class MmiotraceTracer(Tracer):
         if not self._commit(MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, value, pc, map_id, opcode, width), 0):
             with self._count_lock:
                 self.dropped_count += 1
+
+    def commit_native(self, records: list[tuple[int, ...]], lost: int) -> None:
+        """Records from the C path (native.py), oldest first: (CLOCK_MONOTONIC
+        ns, phys, value, pc, map id, opcode, width); ``lost``: more that did not fit."""
+        offset = self.array.monotonic_offset()
+        stamped = offset is not None
+        if not stamped:
+            offset = 0
+        entries = [MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, ts + offset, 0, phys, value, pc, map_id, opcode, width)
+                   for ts, phys, value, pc, map_id, opcode, width in records]
+        missing = len(entries) - self.array.buffer.commit_batch(entries, 0, stamped) + lost
+        if missing:
+            with self._count_lock:
+                self.dropped_count += missing
+
+    def _feed_from(self, native: Any) -> None:
+        """Make ``native`` (a NativeStep, or None) the ring buffer's feeder."""
+        old, self._native = self._native, native
+        buffer = self.array.buffer
+        advance = self.array.time_base.before_advance
+        if old is not None:
+            buffer.feeder = None
+            old.drain()
+            if self._feed in advance:
+                advance.remove(self._feed)
+        if native is not None:
+            self._native_clock = ""
+            buffer.feeder = self._feed
+            advance.append(self._feed)
+            self._feed()
+
+    def _feed(self) -> None:
+        native = self._native
+        if native is None:
+            return
+        clock = self.array.clock
+        if clock != self._native_clock:
+            # Clocks that are CLOCK_MONOTONIC plus an offset can be converted
+            # later; the others are read when the record is handed over, so
+            # every record is handed over as it is made.
+            self._native_clock = clock
+            native.set_synchronous(self.array.monotonic_offset() is None)
+        native.drain()
 
     def trace_map(self, opcode: int, phys: int, virt: int, length: int, map_id: int) -> None:
         entry = MmioMapEntry(MAP_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, virt, length, map_id, opcode)

@@ -149,6 +149,18 @@ class TraceArray:
     def clock_in_ns(self) -> bool:
         return self.clock not in RAW_CLOCKS
 
+    def monotonic_offset(self) -> int | None:
+        """The trace clock minus CLOCK_MONOTONIC now, for clocks that are one
+        plus an offset (nanoseconds); None for the others (det, counter, uptime)."""
+        tb = self.time_base
+        if self.clock in ("local", "global", "perf", "x86-tsc"):
+            return tb.boot_offset_ns()
+        if self.clock in ("mono", "mono_raw", "boot"):
+            return tb.skew_ns()
+        if self.clock == "tai":
+            return self._tai_offset
+        return None
+
     def now(self) -> int:
         """The current trace-clock value, without advancing the det clock."""
         if self.clock == "det":
@@ -166,6 +178,7 @@ class TraceArray:
         return self.buffer.record_on
 
     def set_tracing_on(self, on: bool) -> None:
+        self.buffer.sync()      # what happened while it was on is in before it goes off
         with self.lock:
             if on == self.buffer.record_on:
                 return
@@ -315,6 +328,7 @@ class TraceArray:
 
     def free_buffer(self) -> None:
         """free_buffer's release: optionally stop tracing, shrink to the minimum."""
+        self.buffer.sync()
         with self.lock:
             if self.options["disable_on_free"]:
                 self.buffer.record_on = False

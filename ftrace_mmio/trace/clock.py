@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 DET_STEP_NS = 1000
 
@@ -34,15 +35,29 @@ class TimeBase:
         self._counter = 0
         self._lock = threading.Lock()
         self.deterministic = deterministic
+        #: Called before a delay moves the clocks: a producer holding events
+        #: stamped in the past (native.py) hands them over while their
+        #: conversion to trace time still holds.
+        self.before_advance: list[Callable[[], None]] = []
 
     def advance(self, ns: int) -> None:
         """A delay in driver code: move every clock forward by ``ns``."""
+        for fn in self.before_advance:
+            fn()
         with self._lock:
             self._skew += ns
             self._virtual += ns
 
     def since_boot_ns(self) -> int:
         return time.monotonic_ns() - self._start + self._skew
+
+    def boot_offset_ns(self) -> int:
+        """``since_boot_ns() - time.monotonic_ns()``, exactly."""
+        return self._skew - self._start
+
+    def skew_ns(self) -> int:
+        """``monotonic_ns() - time.monotonic_ns()``: the delays so far."""
+        return self._skew
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns() + self._skew

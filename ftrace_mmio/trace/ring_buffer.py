@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import heapq
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -36,6 +37,8 @@ from typing import Callable, Iterable, Iterator
 from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry
 
 SUBBUF_SIZE = 4096
+# How often a waiting reader looks at a feeder (RingBuffer.feeder).
+FEEDER_POLL_S = 0.05
 # Each sub-buffer starts with a timestamp and a commit count.
 SUBBUF_HEADER = 16
 MIN_PAGES = 2
@@ -321,6 +324,18 @@ class RingBuffer:
         self.overwrite = overwrite
         self.record_on = True
         self._record_disabled = 0
+        #: A producer that hands entries over in batches (mmiotrace's C path,
+        #: native.py): called, outside the lock, before anything reads,
+        #: counts, clears or adds to the buffer, so that its entries are in
+        #: by then and in order.
+        self.feeder: Callable[[], None] | None = None
+        self._wakeups = 0
+
+    def sync(self) -> None:
+        """Take in what the feeder holds (nothing without one)."""
+        feeder = self.feeder
+        if feeder is not None:
+            feeder()
 
     # -- writing -------------------------------------------------------------
 
@@ -329,6 +344,9 @@ class RingBuffer:
         # The hot path of every tracer (one call per traced MMIO access):
         # explicit acquire/release and the common case of _CpuBuffer.write
         # inline -- the entry fits on the page being written, no time extend.
+        feeder = self.feeder
+        if feeder is not None:
+            feeder()
         lock = self._lock
         lock.acquire()
         try:
@@ -355,16 +373,46 @@ class RingBuffer:
         finally:
             lock.release()
 
+    def commit_batch(self, entries: list[Entry], cpu: int = 0, stamped: bool = True) -> int:
+        """Store ``entries`` on ``cpu`` in order; how many were stored.
+
+        ``stamped``: their ``ts`` is when they happened (never earlier than
+        what the CPU holds: raised to it if so); else each is stamped now.
+        The feeder's way in: it does not call the feeder.
+        """
+        with self._lock:
+            if not self.record_on or self._record_disabled:
+                return 0
+            cb = self._cpus[cpu]
+            if cb.disabled:
+                return 0
+            clock = self.clock
+            overwrite = self.overwrite
+            data = self.subbuf_data
+            stored = 0
+            for entry in entries:
+                entry.cpu = cpu
+                if not stamped:
+                    entry.ts = clock()
+                elif entry.ts < cb.last_ts:
+                    entry.ts = cb.last_ts
+                stored += cb.write(entry, overwrite, data)
+            if stored and self._waiters:
+                self._cond.notify_all()
+            return stored
+
     @property
     def recording(self) -> bool:
         return self.record_on and not self._record_disabled
 
     def record_disable(self) -> None:
         """Stop recording until the matching record_enable (nests)."""
+        self.sync()
         with self._lock:
             self._record_disabled += 1
 
     def record_enable(self) -> None:
+        self.sync()
         with self._lock:
             self._record_disabled = max(0, self._record_disabled - 1)
 
@@ -386,6 +434,7 @@ class RingBuffer:
 
     def resize(self, nbytes: int, cpu: int | None = None) -> None:
         """Resize one CPU, or all, to hold ``nbytes``; data is kept where it fits."""
+        self.sync()
         nr = pages_for(nbytes, self.subbuf_data)
         with self._lock:
             for cb in self._targets(cpu):
@@ -393,6 +442,7 @@ class RingBuffer:
 
     def set_subbuf_size(self, subbuf_size: int) -> None:
         """Change the sub-buffer size, keeping each CPU's byte size. Clears the data."""
+        self.sync()
         with self._lock:
             sizes = [cb.nr_pages * self.subbuf_data for cb in self._cpus]
             self.subbuf_size = subbuf_size
@@ -403,6 +453,7 @@ class RingBuffer:
 
     def reset(self, cpu: int | None = None) -> None:
         """Clear one CPU, or all: entries go, counters go back to 0."""
+        self.sync()
         with self._lock:
             for cb in self._targets(cpu):
                 cb.reset()
@@ -413,22 +464,27 @@ class RingBuffer:
     # -- statistics ----------------------------------------------------------
 
     def stats(self, cpu: int) -> CpuStats:
+        self.sync()
         with self._lock:
             return self._cpus[cpu].stats()
 
     def entries(self, cpu: int | None = None) -> int:
+        self.sync()
         with self._lock:
             return sum(cb.entries for cb in self._targets(cpu))
 
     def overruns(self, cpu: int | None = None) -> int:
+        self.sync()
         with self._lock:
             return sum(cb.overrun for cb in self._targets(cpu))
 
     def dropped(self, cpu: int | None = None) -> int:
+        self.sync()
         with self._lock:
             return sum(cb.dropped for cb in self._targets(cpu))
 
     def empty(self, cpus: Iterable[int] | None = None) -> bool:
+        self.sync()
         cpus = range(self.nr_cpus) if cpus is None else cpus
         with self._lock:
             return not any(self._cpus[c].entries for c in cpus)
@@ -440,6 +496,7 @@ class RingBuffer:
 
         The totals cover every CPU, as the trace file's header does.
         """
+        self.sync()
         cpus = range(self.nr_cpus) if cpus is None else cpus
         with self._lock:
             return Snapshot(
@@ -479,10 +536,12 @@ class RingBuffer:
         return best
 
     def _peek(self, cpus: tuple[int, ...]) -> tuple[int, Entry, int] | None:
+        self.sync()
         with self._lock:
             return self._peek_locked(cpus)
 
     def _take(self, cpus: tuple[int, ...]) -> tuple[int, Entry, int] | None:
+        self.sync()
         with self._lock:
             item = self._peek_locked(cpus)
             if item is not None:
@@ -490,7 +549,25 @@ class RingBuffer:
             return item
 
     def wait(self, cpus: Iterable[int], timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for entries on ``cpus``; True if there are some.
+
+        Returns early (False) when :meth:`wake_waiters` is called. With a
+        feeder, which hands entries over in batches, it is looked at every
+        ``FEEDER_POLL_S`` so that a reader sees its entries soon.
+        """
         cpus = tuple(cpus)
+        deadline = time.monotonic() + timeout
+        wakeups = self._wakeups
+        while True:
+            self.sync()
+            left = max(deadline - time.monotonic(), 0.0)
+            polling = self.feeder is not None and left > FEEDER_POLL_S
+            if self._wait(cpus, FEEDER_POLL_S if polling else left):
+                return True
+            if not polling or self._wakeups != wakeups:
+                return False
+
+    def _wait(self, cpus: tuple[int, ...], timeout: float) -> bool:
         with self._cond:
             if any(self._cpus[c].entries for c in cpus):
                 return True
@@ -503,4 +580,5 @@ class RingBuffer:
 
     def wake_waiters(self) -> None:
         with self._cond:
+            self._wakeups += 1
             self._cond.notify_all()

@@ -7,6 +7,7 @@
  */
 #include <linux/module.h>
 #include <linux/io.h>
+#include <linux/delay.h>
 #include <linux/mmiotrace.h>
 
 unsigned long map(unsigned long phys, unsigned long size)
@@ -81,6 +82,36 @@ u64 rd32_single_stepped(unsigned long addr)
 int mark(unsigned long n)
 {
 	return mmiotrace_printk("mark %lu\n", n);
+}
+
+/* A write, a delay of us microseconds, a write (the delay moves trace time). */
+void wr_delay_wr(unsigned long addr, unsigned long us)
+{
+	writel(1, (void __iomem *)addr);
+	udelay(us);
+	writel(2, (void __iomem *)addr);
+}
+
+/* Set by the test, in RAM, while burst_then_wait spins on it. */
+static volatile u32 release;
+
+unsigned long release_flag(void)
+{
+	return (unsigned long)&release;
+}
+
+/* n dword writes, then spin (no MMIO, no kernel calls) until released. */
+u64 burst_then_wait(unsigned long addr, unsigned long n)
+{
+	unsigned long i;
+	u64 spins = 0;
+
+	release = 0;
+	for (i = 0; i < n; i++)
+		writel(i, (void __iomem *)addr + 4 * (i & 0x3ff));
+	while (!release)
+		spins++;
+	return spins;
 }
 
 static int __init maps_init(void)
