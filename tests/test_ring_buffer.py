@@ -446,3 +446,54 @@ def test_concurrent_writer_and_reader_lose_nothing_silently(overwrite: bool) -> 
     dropped = buf.dropped()
     assert len(got) + lost + dropped == total
     assert stored[0] == total - dropped
+
+
+# -- batches from a feeder (mmiotrace's C path) -----------------------------------
+
+
+def test_a_batch_is_stored_like_single_commits() -> None:
+    one, batch = make_buffer(nr_pages=2), make_buffer(nr_pages=2)
+    fill(one, 300)
+    entries = [Seq(size=32, n=i) for i in range(300)]
+    assert batch.commit_batch(entries, 0, stamped=False) == 300
+    for a, b in ((one.entries(), batch.entries()), (one.overruns(), batch.overruns())):
+        assert a == b
+    assert drain(batch.open_reader())[0] == list(range(300 - one.entries(), 300))
+
+
+def test_a_batch_without_overwrite_stops_at_the_full_buffer() -> None:
+    buf = make_buffer(nr_pages=2, overwrite=False)
+    fits = sum(fill(buf, 1000))
+    buf.reset()
+    assert buf.commit_batch([Seq(size=32, n=i) for i in range(1000)], 0) == fits
+    assert buf.stats(0).dropped == 1000 - fits
+
+
+def test_stamped_batches_never_go_back_in_time() -> None:
+    buf = make_buffer()
+    buf.commit(Seq(size=32, n=0))                      # stamped 1000 by the clock
+    late = [Seq(size=32, n=1, ts=500), Seq(size=32, n=2, ts=2500)]
+    assert buf.commit_batch(late, 0, stamped=True) == 2
+    assert [e.ts for e in late] == [1000, 2500]
+
+
+def test_the_feeder_runs_before_reads_and_commits_and_wakes_a_waiting_reader() -> None:
+    buf = make_buffer()
+    held: list[Seq] = []
+
+    def feeder() -> None:
+        batch, held[:] = list(held), []
+        if batch:
+            buf.commit_batch(batch, 0, stamped=False)
+
+    buf.feeder = feeder
+    held.append(Seq(size=32, n=1))
+    assert buf.entries() == 1                          # handed over before counting
+    held.append(Seq(size=32, n=2))
+    buf.commit(Seq(size=32, n=3))                      # ... and before a direct commit
+    reader = buf.open_reader()
+    assert drain(reader)[0] == [1, 2, 3]
+    # Nothing notifies the reader: it finds the held entry by looking at the feeder.
+    threading.Timer(0.1, lambda: held.append(Seq(size=32, n=4))).start()
+    assert reader.wait(5.0)
+    assert drain(reader)[0] == [4]

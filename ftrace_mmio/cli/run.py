@@ -58,8 +58,8 @@ def add_mmiotrace_arguments(parser: argparse.ArgumentParser) -> None:
                             "pf_in: the kernel's decoder and probe lookup, quirks included")
     group.add_argument("--engine", choices=list(ENGINES), default=None,
                        help="faithful: page fault, single step and debug trap per access, as the "
-                            "kernel (default); fast: recorded at the device, same output, a few "
-                            "times faster (docs/performance.md)")
+                            "kernel (default); fast: recorded at the device's hook, no fault, same "
+                            "output (docs/performance.md)")
     group.add_argument("--filter-offset", type=_address, default=None, metavar="PHYS",
                        help="trace only ioremaps of exactly this physical address "
                             "(mmiotrace.filter_offset; others get no MAP and no map id)")

@@ -235,7 +235,7 @@ class NativeStep:
     """
 
     def __init__(self, cpu: Cpu, *, exact: bool, trace_pc: bool,
-                 sink: Callable[[list[tuple[int, ...]], int], None]) -> None:
+                 sink: Callable[[Iterable[tuple[int, ...]], int], None]) -> None:
         if cpu.env is None:
             raise NativeUnavailable("the live CPU state was not found")
         self.lib = library()
@@ -410,4 +410,4 @@ class NativeStep:
             if n > first:
                 raw += ctypes.string_at(self._ring_addr, (n - first) * size)
             k.tail = head
-            self.sink(list(RECORD.iter_unpack(raw)), lost)
+            self.sink(RECORD.iter_unpack(raw), lost)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..trace.entries import (
     NO_FLAGS,
@@ -213,7 +213,7 @@ class MmiotraceTracer(Tracer):
             with self._count_lock:
                 self.dropped_count += 1
 
-    def commit_native(self, records: list[tuple[int, ...]], lost: int) -> None:
+    def commit_native(self, records: Iterable[tuple[int, ...]], lost: int) -> None:
         """Records from the C path (native.py), oldest first: (CLOCK_MONOTONIC
         ns, phys, value, pc, map id, opcode, width); ``lost``: more that did not fit."""
         offset = self.array.monotonic_offset()

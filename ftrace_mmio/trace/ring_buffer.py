@@ -390,13 +390,29 @@ class RingBuffer:
             overwrite = self.overwrite
             data = self.subbuf_data
             stored = 0
+            last_ts = cb.last_ts
+            page = cb.tail
             for entry in entries:
                 entry.cpu = cpu
                 if not stamped:
-                    entry.ts = clock()
-                elif entry.ts < cb.last_ts:
-                    entry.ts = cb.last_ts
-                stored += cb.write(entry, overwrite, data)
+                    ts = entry.ts = clock()
+                else:
+                    ts = entry.ts
+                    if ts < last_ts:
+                        ts = entry.ts = last_ts
+                size = entry.size
+                # commit's inline case: fits on the page being written, no time extend.
+                if page is not None and page.used + size <= data and ts - last_ts < TIME_DELTA_LIMIT:
+                    page.entries.append(entry)
+                    page.used += size
+                    cb.entries += 1
+                    cb.bytes += size
+                    cb.last_ts = last_ts = ts
+                    stored += 1
+                elif cb.write(entry, overwrite, data):
+                    stored += 1
+                    last_ts = cb.last_ts
+                    page = cb.tail
             if stored and self._waiters:
                 self._cond.notify_all()
             return stored
