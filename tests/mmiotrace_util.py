@@ -4,6 +4,8 @@ and the kernel's printf grammar for every line mmiotrace can print."""
 from __future__ import annotations
 
 import errno
+import functools
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -110,6 +112,37 @@ def events(text: str) -> list[Event]:
 def rw(evs: list[Event]) -> list[tuple[str, int, int, int]]:
     """(kind, width, phys, value) of the R and W events."""
     return [(e.kind, e.width, e.phys, e.value) for e in evs if e.kind in ("R", "W")]
+
+
+# -- whole runs ----------------------------------------------------------------------
+
+#: Every bundled driver and the instruction-class driver, with their arguments:
+#: what the engine and hot-path comparisons run.
+DRIVERS_UNDER_TEST = [
+    ("testmmiotrace", [f"mmio_address={TESTMMIO_BAR0:#x}"]),
+    ("nvlike", []),
+    ("uart16550", []),
+    (str(DRIVERS / "mmio_insns.c"), []),
+]
+
+
+def trace_dump(cache: Path, target: str, args: list[str], **params) -> bytes:
+    """``ftrace-mmio run`` of one driver with the deterministic clock: the whole trace_pipe stream."""
+    from ftrace_mmio.cli.run import trace_run
+
+    out = io.BytesIO()
+    failure, _ = trace_run(target, args, out, clock="det", params=MmiotraceParams(**params),
+                           machine_factory=functools.partial(Machine, cache_dir=cache))
+    assert failure is None, failure
+    return out.getvalue()
+
+
+def first_difference(a: bytes, b: bytes, names: tuple[str, str]) -> str:
+    """Where two traces part, for a failure message."""
+    x, y = a.decode().splitlines(), b.decode().splitlines()
+    i = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+    return (f"line {i + 1}: {names[0]} {x[i] if i < len(x) else '<end>'!r}, "
+            f"{names[1]} {y[i] if i < len(y) else '<end>'!r} ({len(x)} vs {len(y)} lines)")
 
 
 # -- a traced machine ---------------------------------------------------------------

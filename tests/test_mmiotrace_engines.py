@@ -9,15 +9,20 @@ faithful way, and the fast engine arms no page for device mappings.
 
 from __future__ import annotations
 
-import functools
-import io
-
 import pytest
 
-from ftrace_mmio.cli.run import trace_run
-from ftrace_mmio.machine.machine import Machine
 from ftrace_mmio.mmiotrace.mmio_mod import ENGINES, MmiotraceParams
-from mmiotrace_util import DRIVERS, TESTMMIO_BAR0, Traced, check_grammar, drain, events
+from mmiotrace_util import (
+    DRIVERS,
+    DRIVERS_UNDER_TEST,
+    TESTMMIO_BAR0,
+    Traced,
+    check_grammar,
+    drain,
+    events,
+    first_difference,
+    trace_dump,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,40 +30,21 @@ def cache(tmp_path_factory):
     return tmp_path_factory.getbasetemp() / "modcache"
 
 
-def run(cache, target: str, args: list[str], **params) -> bytes:
-    out = io.BytesIO()
-    failure, _ = trace_run(target, args, out, clock="det", params=MmiotraceParams(**params),
-                           machine_factory=functools.partial(Machine, cache_dir=cache))
-    assert failure is None, failure
-    return out.getvalue()
-
-
-DRIVERS_UNDER_TEST = [
-    ("testmmiotrace", [f"mmio_address={TESTMMIO_BAR0:#x}"]),
-    ("nvlike", []),
-    ("uart16550", []),
-    (str(DRIVERS / "mmio_insns.c"), []),
-]
-
-
 @pytest.mark.parametrize("decoder", ["full", "pf_in"])
 @pytest.mark.parametrize("driver, args", DRIVERS_UNDER_TEST, ids=lambda v: str(v).rsplit("/", 1)[-1])
 def test_fast_engine_output_equals_the_faithful_one(cache, driver: str, args: list[str], decoder: str) -> None:
-    faithful = run(cache, driver, args, decoder=decoder, engine="faithful")
-    fast = run(cache, driver, args, decoder=decoder, engine="fast")
+    faithful = trace_dump(cache, driver, args, decoder=decoder, engine="faithful")
+    fast = trace_dump(cache, driver, args, decoder=decoder, engine="fast")
     lines = check_grammar(faithful.decode())
     assert any(line.startswith(("R ", "W ")) for line in lines)
     if fast != faithful:
-        a, b = faithful.decode().splitlines(), fast.decode().splitlines()
-        first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        pytest.fail(f"line {first + 1}: faithful {a[first] if first < len(a) else '<end>'!r}, "
-                    f"fast {b[first] if first < len(b) else '<end>'!r} ({len(a)} vs {len(b)} lines)")
+        pytest.fail(first_difference(faithful, fast, ("faithful", "fast")))
 
 
 def test_trace_pc_is_the_same_under_both_engines(cache) -> None:
     driver, args = DRIVERS_UNDER_TEST[0]
-    faithful = run(cache, driver, args, trace_pc=True, engine="faithful")
-    fast = run(cache, driver, args, trace_pc=True, engine="fast")
+    faithful = trace_dump(cache, driver, args, trace_pc=True, engine="faithful")
+    fast = trace_dump(cache, driver, args, trace_pc=True, engine="fast")
     assert fast == faithful
     assert any(e.pc != 0 for e in events(fast.decode()) if e.kind in ("R", "W"))
 

@@ -7,23 +7,32 @@ for byte (deterministic clock: every bundled driver and the instruction-class
 driver, both decoders); the C path really takes the accesses; timestamps
 under a real clock are in order, respect markers and delays; nothing is lost
 or kept back from a reader; an oops in the middle of a C step leaves the
-page armed and the CPU usable.
+page armed and the CPU usable. The fast engine hands its records over in
+batches the same way (tracer.trace_rw_later), so the batching tests run
+under both engines.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
-import io
 import threading
 
 import pytest
 
-from ftrace_mmio.cli.run import trace_run
-from ftrace_mmio.machine.machine import Machine
 from ftrace_mmio.mmiotrace import native
 from ftrace_mmio.mmiotrace.mmio_mod import MmiotraceParams
-from mmiotrace_util import DRIVERS, TESTMMIO_BAR0, Traced, check_grammar, drain, events, rw
+from mmiotrace_util import (
+    DRIVERS,
+    DRIVERS_UNDER_TEST,
+    TESTMMIO_BAR0,
+    Traced,
+    check_grammar,
+    drain,
+    events,
+    first_difference,
+    rw,
+    trace_dump,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,51 +47,49 @@ def test_the_helper_builds_and_unicorn_can_drop_one_page() -> None:
     assert native.invlpg_address() is not None
 
 
-def run(cache, target: str, args: list[str], **params) -> bytes:
-    out = io.BytesIO()
-    failure, _ = trace_run(target, args, out, clock="det", params=MmiotraceParams(**params),
-                           machine_factory=functools.partial(Machine, cache_dir=cache))
-    assert failure is None, failure
-    return out.getvalue()
-
-
-DRIVERS_UNDER_TEST = [
-    ("testmmiotrace", [f"mmio_address={TESTMMIO_BAR0:#x}"]),
-    ("nvlike", []),
-    ("uart16550", []),
-    (str(DRIVERS / "mmio_insns.c"), []),
-]
-
-
 @pytest.mark.parametrize("decoder", ["full", "pf_in"])
 @pytest.mark.parametrize("driver, args", DRIVERS_UNDER_TEST, ids=lambda v: str(v).rsplit("/", 1)[-1])
 def test_c_path_output_equals_the_python_path(cache, driver: str, args: list[str], decoder: str) -> None:
-    in_c = run(cache, driver, args, decoder=decoder)
-    in_python = run(cache, driver, args, decoder=decoder, native=False)
+    in_c = trace_dump(cache, driver, args, decoder=decoder)
+    in_python = trace_dump(cache, driver, args, decoder=decoder, native=False)
     assert any(line.startswith(("R ", "W ")) for line in check_grammar(in_c.decode()))
     if in_c != in_python:
-        a, b = in_python.decode().splitlines(), in_c.decode().splitlines()
-        first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        pytest.fail(f"line {first + 1}: Python {a[first] if first < len(a) else '<end>'!r}, "
-                    f"C {b[first] if first < len(b) else '<end>'!r} ({len(a)} vs {len(b)} lines)")
+        pytest.fail(first_difference(in_python, in_c, ("Python", "C")))
+
+
+def _local(cache, engine: str):
+    t = Traced(cache, MmiotraceParams(engine=engine), clock="local")
+    t.machine.insmod(str(DRIVERS / "mmio_maps.c"))
+    t.enable()
+    return t
+
+
+@pytest.fixture(params=["faithful", "fast"])
+def local(cache, request):
+    """mmio_maps loaded, mmiotrace on with the ``local`` clock (batched hand-over);
+    both engines: the fast one batches its records the same way (tracer.trace_rw_later)."""
+    t = _local(cache, request.param)
+    yield t
+    t.close()
 
 
 @pytest.fixture
-def local(cache):
-    """mmio_maps loaded, mmiotrace on with the ``local`` clock (batched hand-over)."""
-    t = Traced(cache, clock="local")
-    t.machine.insmod(str(DRIVERS / "mmio_maps.c"))
-    t.enable()
+def faithful(cache):
+    t = _local(cache, "faithful")
     yield t
     t.close()
 
 
 def test_accesses_after_the_first_at_each_rip_are_stepped_in_c(local: Traced) -> None:
     nat = local.tracer.mmio.native
-    assert nat is not None and nat.per_page_flush
+    if local.tracer.params.engine == "fast":
+        assert nat is None
+        assert local.tracer._later_now is False       # it batches its records too
+    else:
+        assert nat is not None and nat.per_page_flush
     pipe = local.open_pipe()
     cookie = local.call("map", TESTMMIO_BAR0, 0x1000)
-    before = nat.stepped
+    before = nat.stepped if nat else 0
     assert local.call("burst", cookie, 500) == sum(range(500))
     local.call("unmap", cookie)
     evs = events(drain(pipe))
@@ -90,9 +97,10 @@ def test_accesses_after_the_first_at_each_rip_are_stepped_in_c(local: Traced) ->
     assert [e.kind for e in evs] == ["MAP"] + ["W"] * 500 + ["R"] * 500 + ["UNMAP"]
     assert rw(evs)[499] == ("W", 4, TESTMMIO_BAR0 + 4 * 499, 499)
     assert rw(evs)[999] == ("R", 4, TESTMMIO_BAR0 + 4 * 499, 499)
-    # One writel and one readl site: the first of each goes through Python (decode).
-    assert nat.stepped - before == 998
-    assert not nat.is_active() and not local.tracer.mmio.kmmio.ctx.active
+    if nat is not None:
+        # One writel and one readl site: the first of each goes through Python (decode).
+        assert nat.stepped - before == 998
+        assert not nat.is_active() and not local.tracer.mmio.kmmio.ctx.active
     stamps = [e.ts for e in evs]
     assert stamps == sorted(stamps)
 
@@ -118,9 +126,11 @@ def test_a_delay_between_two_accesses_shows_in_their_timestamps(local: Traced) -
     cookie = local.call("map", TESTMMIO_BAR0, 0x1000)
     local.call("wr_delay_wr", cookie, 1000)          # first time: decoded in Python
     drain(pipe)
-    before = local.tracer.mmio.native.stepped
+    nat = local.tracer.mmio.native
+    before = nat.stepped if nat else 0
     local.call("wr_delay_wr", cookie, 250_000)       # both writes in C, 250 ms apart in trace time
-    assert local.tracer.mmio.native.stepped - before == 2
+    if nat is not None:
+        assert nat.stepped - before == 2
     w1, w2 = [e for e in events(drain(pipe)) if e.kind == "W"]
     pipe.close()
     assert (w1.value, w2.value) == (1, 2)
@@ -162,8 +172,9 @@ def test_records_taken_before_tracing_on_goes_off_are_kept(local: Traced) -> Non
     local.array.set_tracing_on(True)
 
 
-def test_a_full_buffer_without_overwrite_counts_every_refused_record(cache) -> None:
-    t = Traced(cache, clock="local", buffer_size_kb=4)
+@pytest.mark.parametrize("engine", ["faithful", "fast"])
+def test_a_full_buffer_without_overwrite_counts_every_refused_record(cache, engine: str) -> None:
+    t = Traced(cache, MmiotraceParams(engine=engine), clock="local", buffer_size_kb=4)
     try:
         t.machine.insmod(str(DRIVERS / "mmio_maps.c"))
         t.enable()
@@ -177,7 +188,8 @@ def test_a_full_buffer_without_overwrite_counts_every_refused_record(cache) -> N
         t.close()
 
 
-def test_an_oops_in_the_middle_of_a_c_step_leaves_the_machine_tracing(local: Traced) -> None:
+def test_an_oops_in_the_middle_of_a_c_step_leaves_the_machine_tracing(faithful: Traced) -> None:
+    local = faithful
     cookie = local.call("map", TESTMMIO_BAR0, 0x1000)
     local.call("wr32", cookie, 1)                        # decoded: the next one is stepped in C
     region = local.machine.iomem.find(TESTMMIO_BAR0)[1]
@@ -204,6 +216,41 @@ def test_an_oops_in_the_middle_of_a_c_step_leaves_the_machine_tracing(local: Tra
     assert nat.stepped == before + 1
     assert [e.value for e in events(drain(pipe)) if e.kind == "W"] == [3]
     pipe.close()
+
+
+def test_batched_records_equal_the_immediate_ones(cache) -> None:
+    """Under a real clock both engines batch; without timestamps the lines are
+    those of a fully synchronous run (the Python path, deterministic clock)."""
+    def lines(engine: str, clock: str, native: bool = True) -> list[str]:
+        t = Traced(cache, MmiotraceParams(engine=engine, native=native), clock=clock)
+        try:
+            t.machine.insmod(str(DRIVERS / "mmio_maps.c"))
+            t.enable()
+            pipe = t.open_pipe()
+            cookie = t.call("map", TESTMMIO_BAR0, 0x2000)
+            t.call("burst", cookie, 3000)                  # more than one batch
+            t.call("mark", 7)
+            t.call("burst", cookie + 0x1000, 10)
+            t.call("unmap", cookie)
+            text = drain(pipe)
+            pipe.close()
+        finally:
+            t.close()
+        out = []
+        for line in check_grammar(text):
+            parts = line.split(" ")
+            if parts[0] in ("R", "W"):
+                del parts[2]
+            elif parts[0] in ("MAP", "UNMAP", "MARK"):
+                del parts[1]
+            out.append(" ".join(parts))
+        return out
+
+    reference = lines("faithful", "det", native=False)
+    assert sum(line.startswith("W ") for line in reference) == 3010
+    assert any(line.startswith("MARK mark 7") for line in reference)
+    assert lines("faithful", "local") == reference
+    assert lines("fast", "local") == reference
 
 
 def test_without_the_helper_python_steps_everything(cache) -> None:

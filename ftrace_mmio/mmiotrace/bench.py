@@ -188,16 +188,13 @@ def traced_access_cost(n: int = 20000, decoder: str = "full", rounds: int = 3,
 
 
 def _drain_cost(b: _Bench) -> float:
-    """CPU time to hand over records the C path still holds (0 for the Python path).
+    """CPU time to hand over the records still held back for a batch.
 
-    The C path hands records to the ring buffer in batches; those of the
+    Both engines hand records to the ring buffer in batches; those of the
     last partial batch are charged here so that every traced access is
     paid for in full."""
-    native = b.tracer.mmio.native
-    if native is None:
-        return 0.0
     t0 = time.thread_time()
-    native.drain()
+    b.tracer.hand_over()
     return time.thread_time() - t0
 
 

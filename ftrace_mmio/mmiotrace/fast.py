@@ -88,7 +88,8 @@ class FastEngine:
         # The only device-backed traced mapping, when there is just one
         # (the usual case): no search for the mapping an access went through.
         self._one: RemapTrace | None = None
-        self._trace_rw = mod.sink.trace_rw
+        # Records may wait for a batch (tracer.trace_rw_later) where the sink offers it.
+        self._trace_rw = getattr(mod.sink, "trace_rw_later", mod.sink.trace_rw)
         self._trace_pc = mod._trace_pc
         # The instruction being gathered.
         self._rip = -1

@@ -15,6 +15,8 @@ The tracer is attached to a machine by whoever composes the two
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -52,6 +54,10 @@ RW_EVENT_SIZE = event_size(TRACE_ENTRY_HEADER + 32)
 MAP_EVENT_SIZE = event_size(TRACE_ENTRY_HEADER + 32)
 
 KERN_WARNING = 4
+
+# trace_rw_later hands its records over at this many (and whenever the buffer is read).
+LATER_BATCH = 2048
+_monotonic_ns = time.monotonic_ns
 
 
 def format_ts(ns: int) -> str:
@@ -159,7 +165,13 @@ class MmiotraceTracer(Tracer):
         self._commit = array.buffer.commit
         # The C path (mmio_mod.native) while tracing, and the clock it was set up for.
         self._native: Any = None
-        self._native_clock = ""
+        self._feed_clock = ""
+        # trace_rw_later's records waiting for a batch (appended on the CPU
+        # thread, taken by whichever thread hands them over).
+        self._later: deque[tuple[int, ...]] = deque()
+        self._later_lock = threading.Lock()
+        self._later_now = True
+        self._batching = False
 
     # -- composition -------------------------------------------------------------
 
@@ -188,7 +200,7 @@ class MmiotraceTracer(Tracer):
         online = self.array.online_cpus
         if self.mmio is not None:
             self.mmio.enable(online)
-            self._feed_from(self.mmio.native)
+            self._feed_from(self.mmio.native, later=self.mmio.fast is not None)
         # Uniprocessor while tracing: no other CPU may touch a page that is
         # present for a single step. The trace header shows #P:1.
         self._downed = online - 1
@@ -227,34 +239,67 @@ class MmiotraceTracer(Tracer):
             with self._count_lock:
                 self.dropped_count += missing
 
-    def _feed_from(self, native: Any) -> None:
-        """Make ``native`` (a NativeStep, or None) the ring buffer's feeder."""
+    def _feed_from(self, native: Any, later: bool = False) -> None:
+        """Records made on the CPU thread and handed over in batches: from
+        ``native`` (a NativeStep, or None) and, with ``later``, from
+        :meth:`trace_rw_later`. The buffer's feeder while either is on."""
         old, self._native = self._native, native
         buffer = self.array.buffer
         advance = self.array.time_base.before_advance
-        if old is not None:
+        if buffer.feeder is not None:
             buffer.feeder = None
-            old.drain()
+            self._later_now = True
+            if old is not None:
+                old.drain()
+            self._drain_later()
             if self._feed in advance:
                 advance.remove(self._feed)
-        if native is not None:
-            self._native_clock = ""
+        if native is not None or later:
+            self._feed_clock = ""
+            self._batching = later
             buffer.feeder = self._feed
             advance.append(self._feed)
             self._feed()
 
+    def hand_over(self) -> None:
+        """Hand every record still held back for a batch to the ring buffer."""
+        if self.array.buffer.feeder is not None:
+            self._feed()
+
     def _feed(self) -> None:
-        native = self._native
-        if native is None:
-            return
         clock = self.array.clock
-        if clock != self._native_clock:
+        if clock != self._feed_clock:
             # Clocks that are CLOCK_MONOTONIC plus an offset can be converted
             # later; the others are read when the record is handed over, so
             # every record is handed over as it is made.
-            self._native_clock = clock
-            native.set_synchronous(self.array.monotonic_offset() is None)
-        native.drain()
+            self._feed_clock = clock
+            now = self.array.monotonic_offset() is None
+            if self._native is not None:
+                self._native.set_synchronous(now)
+            self._later_now = now or not self._batching
+        native = self._native
+        if native is not None:
+            native.drain()
+        if self._later:
+            self._drain_later()
+
+    def trace_rw_later(self, opcode: int, width: int, phys: int, value: int, pc: int, map_id: int) -> None:
+        """trace_rw for the CPU thread, where the record may wait for a batch
+        (the fast engine): a timestamp and a tuple now, the entry at hand-over."""
+        if self._later_now:
+            self.trace_rw(opcode, width, phys, value, pc, map_id)
+            return
+        later = self._later
+        later.append((_monotonic_ns(), phys, value, pc, map_id, opcode, width))
+        if len(later) >= LATER_BATCH:
+            self._drain_later()
+
+    def _drain_later(self) -> None:
+        with self._later_lock:
+            later = self._later
+            n = len(later)
+            if n:
+                self.commit_native([later.popleft() for _ in range(n)], 0)
 
     def trace_map(self, opcode: int, phys: int, virt: int, length: int, map_id: int) -> None:
         entry = MmioMapEntry(MAP_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, virt, length, map_id, opcode)
