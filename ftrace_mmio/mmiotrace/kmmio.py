@@ -32,6 +32,10 @@ Where this differs from the kernel, on purpose (docs/mmiotrace.md):
   (then by page), so they are traced; ``kernel_exact`` reproduces the quirk.
 
 Every method runs on the machine's CPU thread: arming writes page tables.
+
+The fault and trap of a plain mov whose plan mmio-mod has made are handled
+before they reach these handlers, by the same steps in C (kmmio_step.c,
+native.py); what is left for them is everything else.
 """
 
 from __future__ import annotations

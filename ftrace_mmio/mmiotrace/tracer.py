@@ -163,7 +163,7 @@ class MmiotraceTracer(Tracer):
         # One call per traced access: the buffer's commit, bound once (an
         # array keeps its ring buffer for life).
         self._commit = array.buffer.commit
-        # The C path (mmio_mod.native) while tracing, and the clock it was set up for.
+        # The C path (mmio_mod.native) while tracing, and the clock the hand-over was set up for.
         self._native: Any = None
         self._feed_clock = ""
         # trace_rw_later's records waiting for a batch (appended on the CPU
@@ -226,8 +226,9 @@ class MmiotraceTracer(Tracer):
                 self.dropped_count += 1
 
     def commit_native(self, records: Iterable[tuple[int, ...]], lost: int) -> None:
-        """Records from the C path (native.py), oldest first: (CLOCK_MONOTONIC
-        ns, phys, value, pc, map id, opcode, width); ``lost``: more that did not fit."""
+        """Records handed over in a batch (the C path, native.py, and
+        trace_rw_later), oldest first: (CLOCK_MONOTONIC ns, phys, value, pc,
+        map id, opcode, width); ``lost``: more that did not fit."""
         offset = self.array.monotonic_offset()
         stamped = offset is not None
         if not stamped:
