@@ -15,7 +15,11 @@ under both engines.
 from __future__ import annotations
 
 import ctypes
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +269,28 @@ def test_without_the_helper_python_steps_everything(cache) -> None:
         assert t.array.buffer.entries() == 21
     finally:
         t.close()
+
+
+def test_without_a_helper_the_log_says_python_steps(tmp_path) -> None:
+    """FTRACE_MMIO_NATIVE=0 (read once per process, like a missing gcc): the
+    Python path traces, and enabling mmiotrace says so in the kernel log."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from pathlib import Path
+from mmiotrace_util import DRIVERS, TESTMMIO_BAR0, Traced
+t = Traced(Path({str(tmp_path)!r}), clock="local")
+t.machine.insmod(str(DRIVERS / "mmio_maps.c"))
+t.enable()
+cookie = t.call("map", TESTMMIO_BAR0, 0x1000)
+t.call("burst", cookie, 10)
+print(t.tracer.mmio.native is None, t.array.buffer.entries())
+print([line for line in t.dmesg() if "stepping in Python" in line])
+t.close()
+"""
+    env = {**os.environ, "FTRACE_MMIO_NATIVE": "0"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first == "True 21"
+    assert "mmiotrace: stepping in Python (FTRACE_MMIO_NATIVE=0)." in second
