@@ -10,7 +10,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
-from ftrace_mmio.machine.module import ModuleError, module_name, parse_int_param
+from ftrace_mmio.kernel.module import ModuleError, module_name, parse_int_param
 
 from machine_util import driver, last_seq, make_machine
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from ftrace_mmio.machine.machine import ModuleOops
-from ftrace_mmio.machine.module import ModuleError
+from ftrace_mmio.kernel.module import ModuleError
 
 from machine_util import driver, last_seq, make_machine
 

@@ -161,7 +161,7 @@ def plan(mount: str | None, force_preload: bool = False) -> Plan:
 
 def build_shim() -> str:
     """Compile the preload library once per user (cached by its source's hash)."""
-    from ..machine.module import default_cache_dir
+    from ..kernel.module import default_cache_dir
 
     gcc = shutil.which("gcc")
     if gcc is None:

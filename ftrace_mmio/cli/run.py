@@ -130,7 +130,7 @@ def trace_run(
     and unloaded cleanly, else the reason; ``dmesg`` is the kernel log.
     """
     from ..daemon import system_from_config
-    from ..machine.module import ModuleError
+    from ..kernel.module import ModuleError
 
     say = progress or (lambda _text: None)
     config = (config or default_config()).replace(cpus=nr_cpus, clock=clock, buffer_size_kb=buffer_size_kb,

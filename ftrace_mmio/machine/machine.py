@@ -28,16 +28,19 @@ from unicorn import x86_const as x86
 from ..trace.clock import TimeBase
 from .cpu import ARG_REGS, EFLAGS_RESET, MSR_EFER, Cpu, Stop
 from .iomem import IoMem
-from .kapi import KernelApi
-from .klib import KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE
+from ..kernel.api import KernelApi
+from ..kernel.klib import CORE_FLAGS, CORE_NAME, KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE, core_source
+from ..kernel.subsystems import SUBSYSTEMS
 from .mm import KERNEL_TEXT, PAGE_SIZE, MemoryFault, Mm
-from .module import Compiler, Loader, Module, ModuleError, resolve_target
-from .oops import classify_page_fault, format_oops
-from .printk import KernelLog, PrintfFormatter
+from ..kernel.module import Compiler, Loader, Module, ModuleError, resolve_target
+from ..kernel.oops import classify_page_fault, format_oops
+from ..kernel.printk import KernelLog, PrintfFormatter
 
 RETURN_PAD = KERNEL_TEXT + 0x10        # where called functions return to (not at a page start: see run())
 STUB_PAGE = KERNEL_TEXT + PAGE_SIZE
-DATA_PAGE = KERNEL_TEXT + 2 * PAGE_SIZE
+STUB_PAGES = 8                          # 16-byte slots: room for 2048 exported functions
+DATA_PAGE = STUB_PAGE + STUB_PAGES * PAGE_SIZE
+DATA_PAGES = 4                          # jiffies and the other data the kernel API exports
 # insmod refuses a module file larger than this before reading it (EFBIG, as
 # the kernel's kernel_read_file does past its limit): half the default RAM,
 # far beyond any real driver, and it keeps a stray multi-gigabyte file from
@@ -192,10 +195,10 @@ class Machine:
         self._boot_context = cpu.uc.context_save()
         cpu.add_oops_handler(self._classify)
         # Kernel text: the return pad (hlt, never executed: runs stop at it),
-        # then the stub page; then a data page for jiffies.
-        pad = mm.map_new_pages(KERNEL_TEXT, 2, writable=False, executable=True)
+        # then the stub pages; then the kernel's data pages (jiffies ...).
+        pad = mm.map_new_pages(KERNEL_TEXT, 1 + STUB_PAGES, writable=False, executable=True)
         cpu.write_phys(pad, b"\xf4" * PAGE_SIZE)
-        mm.map_new_pages(DATA_PAGE, 1, writable=True, executable=False)
+        mm.map_new_pages(DATA_PAGE, DATA_PAGES, writable=True, executable=False)
         self.stack = mm.alloc_stack(self._stack_size)
         self.iomem = IoMem(cpu)
         for dev in self.pci_bus.devices:
@@ -203,14 +206,24 @@ class Machine:
                 self.iomem.map_region(start, size, region, name=f"{_slot(dev)}")
         self.formatter = PrintfFormatter(mm.read_cstring, lambda va: mm.read_uint(va, 8),
                                          self.symbolize, self._pointer_key)
-        self.kapi = KernelApi(self)
-        self.kapi.install(STUB_PAGE, DATA_PAGE)
+        self.kapi = KernelApi(self, SUBSYSTEMS)
+        self.kapi.install(STUB_PAGE, STUB_PAGES, DATA_PAGE, DATA_PAGES)
         self.loader = Loader(mm)
         klib = self.compiler.compile_text(KLIB_SOURCE, KLIB_NAME, KLIB_CFLAGS)
         self.klib = self.loader.load(klib.obj, KLIB_NAME, self.kapi.exports.get)
         self.klib.builtin = True
         self.klib.state = "live"
-        self.kapi.build_pci_devices(self.pci_bus.devices)
+        # The kernel's own C code (kernel/core/*.c: driver core, timers,
+        # workqueues, irq dispatch ...), one object linked against the stubs.
+        self.builtins = [self.klib]
+        src = core_source()
+        if src:
+            core = self.compiler.compile_source(src, CORE_NAME, CORE_FLAGS)
+            self.core = self.loader.load(core.obj, CORE_NAME, self._resolve_builtin)
+            self.core.builtin = True
+            self.core.state = "live"
+            self.builtins.append(self.core)
+        self.kapi.boot()
         self.log.log(5, f"ftrace-mmio machine: x86-64, {self._ram_size >> 20} MiB RAM, 4-level paging with NX")
         for dev in sorted(self.pci_bus.devices, key=lambda d: tuple(d.slot)):
             cls = dev.config_read(0x08, 4) >> 8
@@ -219,15 +232,22 @@ class Machine:
     # ---- symbols ---------------------------------------------------------------------
 
     def resolve(self, name: str) -> int | None:
-        """Address of a kernel export (stub, data or kernel library)."""
+        """Address of a kernel export (stub, data, kernel library or core)."""
         va = self.kapi.exports.get(name)
         if va is None:
-            va = self.klib.symbols.get(name)
+            for obj in self.builtins:
+                va = obj.symbols.get(name)
+                if va is not None:
+                    break
         return va
+
+    def _resolve_builtin(self, name: str) -> int | None:
+        va = self.kapi.exports.get(name)
+        return va if va is not None else self.klib.symbols.get(name)
 
     def symbolize(self, va: int, with_size: bool = True) -> str:
         """``function+0xoff/0xsize [module]`` for a code address (%pS)."""
-        for mod in [self.klib, *self.modules.values()]:
+        for mod in [*self.builtins, *self.modules.values()]:
             if mod.contains(va):
                 hit = mod.symbolize(va)
                 if hit is None:
@@ -237,7 +257,7 @@ class Machine:
                 return text if mod.builtin else f"{text} [{mod.name}]"
         stub = self.kapi.stub_name(va)
         if stub is not None:
-            off = (va - STUB_PAGE) % 16
+            off = self.kapi.stub_offset(va)
             return f"{stub}+{off:#x}/0x10" if with_size else f"{stub}+{off:#x}"
         return f"{va:#x}"
 
@@ -258,7 +278,7 @@ class Machine:
         cpu.set_reg(x86.UC_X86_REG_RSP, rsp)
         cpu.set_reg(x86.UC_X86_REG_RBP, 0)
         cpu.eflags = EFLAGS_RESET
-        self.kapi.update_jiffies()
+        self.kapi.time.update_jiffies()
         prev, self.current_module = self.current_module, module
         try:
             # The pad is 16 bytes into its page: unicorn raises a spurious
@@ -371,6 +391,7 @@ class Machine:
         for dev in self.pci_bus.devices:
             if getattr(dev, "driver", None) == module.name:
                 dev.driver = None
+        self.kapi.module_unloaded(module)
         self._notify("on_module_unload", module)
         self.loader.unload(module)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 from typing import Any, Callable
 
-from .module import ModuleError
+from ..kernel.module import ModuleError
 
 
 def _machine_of(fixed: Any, system: Any) -> Any:

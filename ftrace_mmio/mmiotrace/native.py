@@ -50,7 +50,7 @@ from unicorn import x86_const as x86
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
 
 from ..machine.cpu import _CTL_TLB_FLUSH, Cpu, _scratch_machine, find_env
-from ..machine.module import default_cache_dir, gcc_identity
+from ..kernel.module import default_cache_dir, gcc_identity
 from .stepctx import _GPRS, context_offsets
 
 SOURCE = Path(__file__).with_name("kmmio_step.c")

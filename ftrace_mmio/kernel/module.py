@@ -1,7 +1,7 @@
 """Loadable modules: compile a driver with gcc, load the ELF relocatable.
 
 Compiling.  Drivers are built freestanding against our headers
-(``ftrace_mmio/drivers/include``) with the x86-64 kernel code model, like a
+(``ftrace_mmio/kernel/include``) with the x86-64 kernel code model, like a
 kernel module::
 
     gcc -c -O2 -std=gnu11 -nostdinc -isystem <include> -ffreestanding
@@ -46,10 +46,10 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
-from .mm import PAGE_SIZE, Mm, page_align
+from ..machine.mm import PAGE_SIZE, Mm, page_align
 
 DRIVERS_DIR = Path(__file__).resolve().parent.parent / "drivers"
-INCLUDE_DIR = DRIVERS_DIR / "include"
+INCLUDE_DIR = Path(__file__).resolve().parent / "include"
 
 CFLAGS: tuple[str, ...] = (
     "-O2", "-std=gnu11", "-nostdinc", "-isystem", str(INCLUDE_DIR), "-ffreestanding",

@@ -10,7 +10,22 @@ x86-64 kernel on a CPU with fast string operations.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 KLIB_NAME = "kernel"
+
+# The rest of the kernel's guest code: every kernel/core/*.c, built as one
+# unit (so their static names must not clash) with the module flags and
+# headers, loaded at boot after this library.
+CORE_DIR = Path(__file__).resolve().parent / "core"
+CORE_NAME = "vmlinux"
+CORE_FLAGS = (f"-fmacro-prefix-map={CORE_DIR}/=kernel/",)
+
+
+def core_source() -> str:
+    """One translation unit that includes every kernel/core/*.c."""
+    files = sorted(CORE_DIR.glob("*.c"))
+    return "".join(f'#include "{f}"\n' for f in files)
 
 KLIB_SOURCE = r"""
 typedef unsigned long size_t;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .cpu import Stop
+from ..machine.cpu import Stop
 
 PAGE_SIZE = 0x1000
 

@@ -16,40 +16,20 @@ kernel data page.
 from __future__ import annotations
 
 import errno
-import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from unicorn import x86_const as x86
 
-from .cpu import CpuStop, Stop
-from .mm import DIRECT_MAP, PAGE_SIZE, MemoryFault
+from ..machine.cpu import CpuStop, Stop
+from ..machine.mm import DIRECT_MAP, PAGE_SIZE, MemoryFault
 from .module import parse_int_param
 
 if TYPE_CHECKING:
-    from .machine import Machine
+    from ..machine.machine import Machine
 
 SLOT_SIZE = 16
-HZ = 250
-INITIAL_JIFFIES = (-300 * HZ) & 0xFFFF_FFFF      # wraps five minutes after boot, as in the kernel
 GFP_ZERO = 0x100
-
-IORESOURCE_IO = 0x100
-PCI_COMMAND = 0x04
-PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER = 0x1, 0x2, 0x4
-PCIBIOS_SUCCESSFUL = 0x00
-PCIBIOS_BAD_REGISTER_NUMBER = 0x87
-PCI_ANY_ID = 0xFFFF_FFFF
-
-# struct pci_dev, as laid out in include/linux/pci.h (checked there with
-# _Static_assert): bus, devfn, vendor, device, subsystem ids, class,
-# revision, hdr_type, irq, resource[7], dev {init_name, driver_data},
-# bus_storage.
-PCI_DEV_SIZE = 280
-PCI_DEV_HEAD = struct.Struct("<QIHHHHIBB2xI")
-RESOURCE = struct.Struct("<QQQQ")
-PCI_DEV_DEV_OFF = 256
-PCI_DEV_BUS_OFF = 272
 
 
 def _u32(v: int) -> int:
@@ -118,54 +98,111 @@ class VaListCursor:
         return value
 
 
-class KernelApi:
-    """The exported functions and the stub page that reaches them."""
+class Subsystem:
+    """One part of the emulated kernel (the PCI core, time, irq ...).
 
-    def __init__(self, machine: "Machine") -> None:
+    A subclass declares its C functions with :func:`export`; the kernel API
+    collects them from every subsystem at boot.  ``name`` is the attribute
+    the others reach it by (``api.pci``, ``api.time``).  ``boot()`` runs
+    once the kernel's own guest code is loaded; ``module_unloaded(module)``
+    after a module's exit function ran (devres, IRQs, timers left behind).
+    """
+
+    name = ""
+
+    def __init__(self, api: "KernelApi") -> None:
+        self.api = api
+        self.machine = api.machine
+        self.cpu = api.cpu
+        self.mm = api.mm
+
+    def boot(self) -> None:
+        """Called after the kernel's guest code is loaded."""
+
+    def module_unloaded(self, module: Any) -> None:
+        """Called when a module is gone (after exit, or after a failed init)."""
+
+
+class KernelApi:
+    """The exported functions and the stub pages that reach them."""
+
+    def __init__(self, machine: "Machine", subsystems: Sequence[type[Subsystem]] = ()) -> None:
         self.machine = machine
         self.cpu = machine.cpu
         self.mm = machine.mm
         self.exports: dict[str, int] = {}            # name -> address (stubs and data)
         self._slots: list[tuple[Callable[..., Any], int, bool]] = []
+        self._names: list[str] = []
         self._stub_base = 0
-        self._jiffies_va = 0
-        self.pci_by_va: dict[int, Any] = {}          # struct pci_dev address -> PciDevice
-        self.pci_va: dict[int, int] = {}             # id(PciDevice) -> struct pci_dev address
-        self._pci_order: list[int] = []              # struct addresses in (bus, devfn) order
+        self._data_va = self._data_next = self._data_end = 0
+        self._subsystem_classes = tuple(subsystems)
+        self.subsystems: list[Subsystem] = []
 
     # ---- set-up ------------------------------------------------------------------
 
-    def install(self, stub_va: int, data_va: int) -> None:
-        """Fill the stub page at ``stub_va`` (mapped RX) and define data
-        symbols on the page at ``data_va`` (mapped RW)."""
+    def install(self, stub_va: int, stub_pages: int, data_va: int, data_pages: int) -> None:
+        """Fill the stub pages at ``stub_va`` (mapped RX) with one ``ret``
+        per export, and keep the data pages at ``data_va`` (mapped RW) for
+        :meth:`data_symbol`; then make the subsystems."""
+        self._data_va = self._data_next = data_va
+        self._data_end = data_va + data_pages * PAGE_SIZE
+        for cls in self._subsystem_classes:
+            sub = cls(self)
+            self.subsystems.append(sub)
+            if sub.name:
+                setattr(self, sub.name, sub)
         found = []
-        for attr in dir(type(self)):
-            spec = getattr(getattr(type(self), attr), "_kapi_export", None)
-            if spec is not None:
-                found.append((spec.name, getattr(self, attr), spec))
+        for owner in (self, *self.subsystems):
+            for attr in dir(type(owner)):
+                spec = getattr(getattr(type(owner), attr), "_kapi_export", None)
+                if spec is not None:
+                    found.append((spec.name, getattr(owner, attr), spec))
         found.sort(key=lambda t: t[0])
-        if len(found) * SLOT_SIZE > PAGE_SIZE:
-            raise RuntimeError("kernel API does not fit on one stub page")
-        code = bytearray(b"\xcc" * PAGE_SIZE)           # int3 between slots
+        names = [n for n, _, _ in found]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise RuntimeError(f"kernel API: exported twice: {sorted(dup)}")
+        if len(found) * SLOT_SIZE > stub_pages * PAGE_SIZE:
+            raise RuntimeError(f"kernel API: {len(found)} exports do not fit on {stub_pages} stub pages")
+        code = bytearray(b"\xcc" * (stub_pages * PAGE_SIZE))   # int3 between slots
         for i, (name, fn, spec) in enumerate(found):
             code[i * SLOT_SIZE] = 0xC3                  # ret
             self.exports[name] = stub_va + i * SLOT_SIZE
             self._slots.append((fn, spec.nargs, spec.variadic))
-        self.cpu.write_phys(self.mm.virt_to_phys(stub_va), bytes(code))
+            self._names.append(name)
+        for page in range(stub_pages):
+            self.cpu.write_phys(self.mm.virt_to_phys(stub_va + page * PAGE_SIZE),
+                                bytes(code[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]))
         self._stub_base = stub_va
         self.cpu.add_code_hook(self._on_stub, stub_va, stub_va + len(found) * SLOT_SIZE - 1)
-        self._jiffies_va = data_va
-        self.exports["jiffies"] = data_va
-        self.exports["jiffies_64"] = data_va
-        self.update_jiffies()
+
+    def data_symbol(self, name: str, size: int, align: int = 8, *aliases: str) -> int:
+        """Reserve ``size`` bytes of kernel data (zeroed) exported as
+        ``name`` (and ``aliases``); a subsystem calls it in ``__init__``."""
+        va = (self._data_next + align - 1) & ~(align - 1)
+        if va + size > self._data_end:
+            raise RuntimeError(f"kernel data pages full (placing {name})")
+        self._data_next = va + size
+        for n in (name, *aliases):
+            self.exports[n] = va
+        return va
+
+    def boot(self) -> None:
+        """The kernel's guest code is loaded: let every subsystem finish."""
+        for sub in self.subsystems:
+            sub.boot()
+
+    def module_unloaded(self, module: Any) -> None:
+        for sub in self.subsystems:
+            sub.module_unloaded(module)
 
     def stub_name(self, va: int) -> str | None:
         if self._stub_base <= va < self._stub_base + len(self._slots) * SLOT_SIZE:
-            i = (va - self._stub_base) // SLOT_SIZE
-            for name, addr in self.exports.items():
-                if addr == self._stub_base + i * SLOT_SIZE:
-                    return name
+            return self._names[(va - self._stub_base) // SLOT_SIZE]
         return None
+
+    def stub_offset(self, va: int) -> int:
+        return (va - self._stub_base) % SLOT_SIZE
 
     def _on_stub(self, address: int) -> None:
         fn, nargs, variadic = self._slots[(address - self._stub_base) >> 4]
@@ -185,14 +222,6 @@ class KernelApi:
     def _fault_stop(self, fault: MemoryFault) -> Stop:
         return Stop("page fault", "", vector=14, cr2=fault.va,
                     error_code=0x2 if fault.write else 0x0)
-
-    def update_jiffies(self) -> None:
-        # Look at the clock without moving it: a deterministic clock ticks
-        # on every reading, and updating jiffies is not a reading.
-        tb = self.machine.time_base
-        ns = tb.virtual_ns(tick=False) if tb.deterministic else tb.since_boot_ns()
-        value = (INITIAL_JIFFIES + ns * HZ // 1_000_000_000) & 0xFFFF_FFFF_FFFF_FFFF
-        self.cpu.write_phys(self.mm.virt_to_phys(self._jiffies_va), value.to_bytes(8, "little"))
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -229,15 +258,15 @@ class KernelApi:
 
     @export(nargs=3, variadic=True)
     def dev_printk(self, level: int, dev: int, fmt: int, args) -> int:
-        pdev_va = dev - PCI_DEV_DEV_OFF
-        pdev = self.pci_by_va.get(pdev_va)
+        pdev = self.pci.device_of(dev) if dev else None
         lvl = self.mm.read_cstring(level, 8) if level else b""
         body = self._format(fmt, args)
         if pdev is None:
             prefix = b"(NULL device *): " if dev == 0 else b""
         else:
             driver = getattr(pdev, "driver", None) or "pci"
-            prefix = f"{driver} {_slot_name(pdev)}: ".encode()
+            bus, devfn = pdev.slot
+            prefix = f"{driver} 0000:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}: ".encode()
         return self.machine.log.printk(lvl + prefix + body)
 
     @export(nargs=1, variadic=True)
@@ -357,65 +386,6 @@ class KernelApi:
             self.mm.write(va, text)
         return va
 
-    # ---- time ------------------------------------------------------------------------------
-
-    def _delay(self, ns: int) -> None:
-        self.machine.time_base.advance(ns)
-        self.update_jiffies()
-
-    @export(nargs=1)
-    def udelay(self, usecs: int) -> None:
-        self._delay(usecs * 1000)
-
-    @export(nargs=1)
-    def ndelay(self, nsecs: int) -> None:
-        self._delay(nsecs)
-
-    @export(nargs=1)
-    def mdelay(self, msecs: int) -> None:
-        self._delay(msecs * 1_000_000)
-
-    @export(nargs=1)
-    def msleep(self, msecs: int) -> None:
-        self._delay(_u32(msecs) * 1_000_000)
-
-    @export(nargs=1)
-    def msleep_interruptible(self, msecs: int) -> int:
-        self._delay(_u32(msecs) * 1_000_000)
-        return 0
-
-    @export(nargs=2)
-    def usleep_range(self, lo: int, hi: int) -> None:
-        self._delay(lo * 1000)
-
-    @export(nargs=1)
-    def fsleep(self, usecs: int) -> None:
-        self._delay(usecs * 1000)
-
-    @export(nargs=1)
-    def ssleep(self, seconds: int) -> None:
-        self._delay(_u32(seconds) * 1_000_000_000)
-
-    @export()
-    def ktime_get_ns(self) -> int:
-        return self.machine.time_base.machine_ns()
-
-    @export()
-    def ktime_get(self) -> int:
-        return self.machine.time_base.machine_ns()
-
-    @export(nargs=1)
-    def jiffies_to_msecs(self, j: int) -> int:
-        return _u32(j * 1000 // HZ)
-
-    @export(nargs=1)
-    def msecs_to_jiffies(self, m: int) -> int:
-        return -(-_u32(m) * HZ // 1000)
-
-    @export(nargs=1)
-    def usecs_to_jiffies(self, u: int) -> int:
-        return -(-_u32(u) * HZ // 1_000_000)
-
     # ---- ioremap ---------------------------------------------------------------------------------
 
     def ioremap_phys(self, phys: int, size: int) -> int:
@@ -465,195 +435,3 @@ class KernelApi:
             if mapping.cookie in mod.ioremaps:
                 mod.ioremaps.remove(mapping.cookie)
         self.mm.iounmap(mapping)
-
-    # ---- PCI -----------------------------------------------------------------------------------------
-
-    def build_pci_devices(self, devices) -> None:
-        """Give every PCI device a struct pci_dev in kernel memory."""
-        for dev in sorted(devices, key=lambda d: tuple(d.slot)):
-            va = self.mm.kmalloc(PCI_DEV_SIZE)
-            name = _slot_name(dev).encode() + b"\0"
-            name_va = self.mm.kmalloc(len(name))
-            self.mm.write(name_va, name)
-            bus, devfn = dev.slot
-            cfg = dev.config_read
-            head = PCI_DEV_HEAD.pack(
-                va + PCI_DEV_BUS_OFF, devfn, dev.vendor, dev.device,
-                cfg(0x2C, 2), cfg(0x2E, 2), cfg(0x08, 4) >> 8, cfg(0x08, 1), cfg(0x0E, 1) & 0x7F,
-                int(dev.irq or 0))
-            res = b"".join(RESOURCE.pack(start, end, 0, flags) for start, end, flags in
-                           _resources(dev))
-            blob = head + res + struct.pack("<QQ", name_va, 0) + bytes([bus]) + bytes(7)
-            assert len(blob) == PCI_DEV_SIZE
-            self.mm.write(va, blob)
-            self.pci_by_va[va] = dev
-            self.pci_va[id(dev)] = va
-            self._pci_order.append(va)
-
-    def _pdev(self, va: int):
-        dev = self.pci_by_va.get(va)
-        if dev is None:
-            stop = Stop("bug", f"PCI call on {va:#x}, which is not a struct pci_dev",
-                        [f"BUG: PCI call on {va:#x}, which is not a struct pci_dev",
-                         "invalid opcode: 0000 [#{n}]"], vector=6)
-            self._at_caller(stop)
-            raise CpuStop(stop)
-        return dev
-
-    @export(nargs=3)
-    def pci_get_device(self, vendor: int, device: int, from_: int) -> int:
-        """The next device after ``from_`` matching the ids (PCI_ANY_ID
-        matches all), in (bus, devfn) order; takes a reference on it and
-        drops the one on ``from_``, as the kernel does."""
-        vendor, device = _u32(vendor), _u32(device)
-        order = self._pci_order
-        start = order.index(from_) + 1 if from_ in order else 0
-        found = 0
-        for va in order[start:]:
-            dev = self.pci_by_va[va]
-            if vendor in (PCI_ANY_ID, dev.vendor) and device in (PCI_ANY_ID, dev.device):
-                found = va
-                _call_if(dev, "get")
-                break
-        if from_:
-            _call_if(self._pdev(from_), "put")
-        return found
-
-    @export(nargs=1)
-    def pci_dev_get(self, dev_va: int) -> int:
-        if dev_va:
-            _call_if(self._pdev(dev_va), "get")
-        return dev_va
-
-    @export(nargs=1)
-    def pci_dev_put(self, dev_va: int) -> None:
-        if dev_va:
-            _call_if(self._pdev(dev_va), "put")
-
-    @export(nargs=1)
-    def pci_enable_device(self, dev_va: int) -> int:
-        """Turn on decoding for the BARs the device has, and bind it to the
-        calling module (our stand-in for a driver's probe: the name lspci
-        and PCIDEV lines show, until the module is unloaded)."""
-        dev = self._pdev(dev_va)
-        if hasattr(dev, "enable"):
-            dev.enable()
-        else:
-            bits = 0
-            for start, end, flags in _resources(dev)[:6]:
-                if end:
-                    bits |= PCI_COMMAND_IO if flags & IORESOURCE_IO else PCI_COMMAND_MEMORY
-            dev.config_write(PCI_COMMAND, 2, dev.config_read(PCI_COMMAND, 2) | bits)
-        mod = self.machine.current_module
-        if mod is not None:
-            dev.driver = mod.name
-        return 0
-
-    @export(nargs=1)
-    def pci_disable_device(self, dev_va: int) -> None:
-        dev = self._pdev(dev_va)
-        if hasattr(dev, "disable"):
-            dev.disable()
-        else:
-            dev.config_write(PCI_COMMAND, 2, dev.config_read(PCI_COMMAND, 2) & ~PCI_COMMAND_MASTER)
-
-    @export(nargs=1)
-    def pci_set_master(self, dev_va: int) -> None:
-        dev = self._pdev(dev_va)
-        cmd = dev.config_read(PCI_COMMAND, 2)
-        dev.config_write(PCI_COMMAND, 2, cmd | PCI_COMMAND_MASTER)
-
-    @export(nargs=2)
-    def pci_request_regions(self, dev_va: int, name: int) -> int:
-        self._pdev(dev_va)
-        return 0
-
-    @export(nargs=1)
-    def pci_release_regions(self, dev_va: int) -> None:
-        self._pdev(dev_va)
-
-    def _config_read(self, dev_va: int, where: int, val: int, width: int) -> int:
-        dev = self._pdev(dev_va)
-        where = _s32(where)
-        if where & (width - 1) or not 0 <= where <= 256 - width:
-            return PCIBIOS_BAD_REGISTER_NUMBER
-        try:
-            value = dev.config_read(where, width)
-        except ValueError as exc:           # the bus refuses: PciConfigError carries the code
-            return getattr(exc, "code", PCIBIOS_BAD_REGISTER_NUMBER)
-        self.mm.write_uint(val, width, value)
-        return PCIBIOS_SUCCESSFUL
-
-    def _config_write(self, dev_va: int, where: int, value: int, width: int) -> int:
-        dev = self._pdev(dev_va)
-        where = _s32(where)
-        if where & (width - 1) or not 0 <= where <= 256 - width:
-            return PCIBIOS_BAD_REGISTER_NUMBER
-        try:
-            dev.config_write(where, width, value & ((1 << (8 * width)) - 1))
-        except ValueError as exc:
-            return getattr(exc, "code", PCIBIOS_BAD_REGISTER_NUMBER)
-        return PCIBIOS_SUCCESSFUL
-
-    @export(nargs=3)
-    def pci_read_config_byte(self, dev: int, where: int, val: int) -> int:
-        return self._config_read(dev, where, val, 1)
-
-    @export(nargs=3)
-    def pci_read_config_word(self, dev: int, where: int, val: int) -> int:
-        return self._config_read(dev, where, val, 2)
-
-    @export(nargs=3)
-    def pci_read_config_dword(self, dev: int, where: int, val: int) -> int:
-        return self._config_read(dev, where, val, 4)
-
-    @export(nargs=3)
-    def pci_write_config_byte(self, dev: int, where: int, value: int) -> int:
-        return self._config_write(dev, where, value, 1)
-
-    @export(nargs=3)
-    def pci_write_config_word(self, dev: int, where: int, value: int) -> int:
-        return self._config_write(dev, where, value, 2)
-
-    @export(nargs=3)
-    def pci_write_config_dword(self, dev: int, where: int, value: int) -> int:
-        return self._config_write(dev, where, value, 4)
-
-    @export(nargs=3)
-    def pci_iomap(self, dev_va: int, bar: int, maxlen: int) -> int:
-        dev = self._pdev(dev_va)
-        bar = _s32(bar)
-        resources = _resources(dev)
-        if not 0 <= bar < len(resources):
-            return 0
-        start, end, flags = resources[bar]
-        if not end or end < start:
-            return 0
-        length = end - start + 1
-        if maxlen and length > maxlen:
-            length = maxlen
-        if flags & IORESOURCE_IO:
-            self.machine.log.log(4, f"pci_iomap: BAR {bar} of {_slot_name(dev)} is I/O ports, "
-                                    "which this machine does not emulate")
-            return 0
-        return self.ioremap_phys(start, length)
-
-    @export(nargs=2)
-    def pci_iounmap(self, dev_va: int, addr: int) -> None:
-        self.iounmap(addr)
-
-
-def _slot_name(dev) -> str:
-    bus, devfn = dev.slot
-    return f"0000:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}"
-
-
-def _resources(dev) -> list[tuple[int, int, int]]:
-    res = [tuple(r) for r in dev.resources][:7]
-    return res + [(0, 0, 0)] * (7 - len(res))
-
-
-def _call_if(dev, method: str) -> None:
-    fn = getattr(dev, method, None)
-    if fn is not None:
-        fn()

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .mm import MemoryFault
+from ..machine.mm import MemoryFault
 
 KERN_SOH = 0x01
 DEFAULT_LOGLEVEL = 4           # what a message without a level is logged at

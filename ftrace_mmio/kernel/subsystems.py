@@ -1,0 +1,15 @@
+"""The parts of the emulated kernel, in the order they are set up.
+
+One line per subsystem: a new part of the kernel adds its class here.
+"""
+
+from __future__ import annotations
+
+from .api import Subsystem
+from .pci import PciCore
+from .time import Time
+
+SUBSYSTEMS: tuple[type[Subsystem], ...] = (
+    Time,
+    PciCore,
+)
