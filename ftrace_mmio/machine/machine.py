@@ -27,7 +27,11 @@ from unicorn import x86_const as x86
 
 from ..trace.clock import TimeBase
 from .cpu import ARG_REGS, EFLAGS_RESET, MSR_EFER, Cpu, Stop
+from .dma import DmaBus
+from .events import EventQueue
 from .iomem import IoMem
+from .irq import InterruptController
+from .port import DevicePort
 from ..kernel.api import KernelApi
 from ..kernel.klib import CORE_FLAGS, CORE_NAME, KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE, core_source
 from ..kernel.subsystems import SUBSYSTEMS
@@ -204,6 +208,14 @@ class Machine:
         for dev in self.pci_bus.devices:
             for start, size, region in dev.io_regions():
                 self.iomem.map_region(start, size, region, name=f"{_slot(dev)}")
+        # What device models reach besides their BARs.
+        self.events = EventQueue(self.time_base)
+        self.irqchip = InterruptController(self)
+        self.dma = DmaBus(self)
+        for dev in self.pci_bus.devices:
+            model = getattr(dev, "model", None)
+            if model is not None:
+                model.port = DevicePort(self, dev)
         self.formatter = PrintfFormatter(mm.read_cstring, lambda va: mm.read_uint(va, 8),
                                          self.symbolize, self._pointer_key)
         self.kapi = KernelApi(self, SUBSYSTEMS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Callable, ClassVar, Literal, NamedTuple
 
 from ..regmap import RegisterFile, RegMap, Unclaimed
 
@@ -277,6 +277,7 @@ class DeviceModel:
     def __init__(self) -> None:
         self._regions: dict[int, Region] = {}
         self.time_base: TimeBase | None = None
+        self.port = None
         self.access_log: list[AccessRecord] | None = None
 
     # identity
@@ -353,6 +354,43 @@ class DeviceModel:
     def reset(self) -> None:
         for region in self.regions.values():
             region.reset()
+
+    # what the machine gives a model: interrupts, DMA, timers. The machine
+    # connects ``port`` (a machine.port.DevicePort) at boot; a model that is
+    # not on a machine has none, and these calls fail saying so.
+
+    def _need_port(self):
+        port = getattr(self, "port", None)
+        if port is None:
+            raise RuntimeError(f"{self.name}: not on a machine (no interrupts, DMA or timers)")
+        return port
+
+    def set_irq(self, level: bool) -> None:
+        """Drive the function's INTx pin (level-triggered): asserted until lowered."""
+        self._need_port().set_irq(bool(level))
+
+    def msi_enabled(self) -> bool:
+        """True when the driver enabled MSI or MSI-X on this function."""
+        return self._need_port().msi_enabled()
+
+    def msi_notify(self, vector: int = 0) -> None:
+        """Send MSI/MSI-X message ``vector`` (an edge: one interrupt)."""
+        self._need_port().msi_notify(vector)
+
+    def dma_read(self, addr: int, size: int) -> bytes:
+        """Bus-master read of guest memory at bus address ``addr``.  A read
+        the driver did not map returns zeros and logs a DMA fault."""
+        return self._need_port().dma_read(addr, size)
+
+    def dma_write(self, addr: int, data: bytes) -> None:
+        """Bus-master write; dropped (with a DMA fault logged) where the
+        driver did not map memory for the device."""
+        self._need_port().dma_write(addr, bytes(data))
+
+    def timer_after(self, delay_ns: int, fn: Callable[[], None]):
+        """Run ``fn`` once the machine clock has advanced ``delay_ns``;
+        returns a handle with ``cancel()``."""
+        return self._need_port().timer_after(delay_ns, fn)
 
     # differential testing
 
