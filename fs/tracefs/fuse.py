@@ -13,8 +13,19 @@ Two layers:
 
 Things the kernel makes us do (spec tracefs.md section 8):
 
-* Every file reports size 0, so every open sets ``direct_io``; without it the
-  kernel trusts the size and ``cat`` reads nothing.
+* Contents are computed per open, so every open sets ``direct_io``: read,
+  pread and readv then reach ``read`` whatever size the file reports.
+* sendfile, splice and copy_file_range do not: on the kernels we run on,
+  FUSE serves them from the page cache even for ``direct_io`` files
+  (``filemap_splice_read``), bounded by the inode size. With the size 0
+  that tracefs reports, every one of them returns 0 bytes at once — busybox
+  ``cat`` and Python's ``shutil.copyfile`` then copy nothing. So regular
+  files report ``SPLICE_SIZE`` (1 byte, below one 512-byte block so ``cp``
+  does not treat it as sparse), which makes the kernel ask us for page 0;
+  we tell those page-cache reads apart (they carry no lock owner, direct
+  reads always do) and refuse them with EINVAL. Every such tool takes
+  EINVAL as "no fast path here" and falls back to read(), exactly as it
+  does on a real tracefs file without splice support. See docs/differences.md.
 * Stream handles (``Handle.stream``: a pipe-like file) are opened
   ``nonseekable``: the kernel then answers lseek/pread/pwrite with ESPIPE itself.
 * libfuse2 does not negotiate atomic O_TRUNC: ``echo x > file`` arrives as
@@ -42,6 +53,8 @@ from .nodes import Dir, File, Handle, Node, Request
 log = logging.getLogger(__name__)
 
 FUSE_SUPER_MAGIC = 0x65735546
+# st_size of every regular file: see the module docstring (sendfile, splice).
+SPLICE_SIZE = 1
 TRACEFS_MAGIC = 0x74726163
 
 FIX_HINT = (
@@ -258,7 +271,7 @@ class TreeOps:
             "st_nlink": 2 if node.is_dir else 1,
             "st_uid": self.uid,
             "st_gid": self.gid,
-            "st_size": 0,
+            "st_size": 0 if node.is_dir else SPLICE_SIZE,
             "st_blocks": 0,
             "st_atime": t,
             "st_mtime": t,
@@ -479,6 +492,11 @@ class FuseServer:
 
     def _cb_read(self, path, buf, size, offset, fip):
         fi = fip.contents
+        if not fi.lock_owner:
+            # A page-cache read: sendfile, splice or copy_file_range (or mmap).
+            # Refusing it makes the caller fall back to read(); serving it
+            # would cache one open's contents under every later reader.
+            return -errno.EINVAL
         data = self.ops.read(fi.fh, size, offset, self._request(fi.flags))
         ctypes.memmove(buf, data, len(data))
         return len(data)
