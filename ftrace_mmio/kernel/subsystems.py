@@ -6,10 +6,12 @@ One line per subsystem: a new part of the kernel adds its class here.
 from __future__ import annotations
 
 from .api import Subsystem
+from .dma import Dma
 from .pci import PciCore
 from .time import Time
 
 SUBSYSTEMS: tuple[type[Subsystem], ...] = (
     Time,
     PciCore,
+    Dma,
 )
