@@ -451,14 +451,14 @@ def test_uart_reset(port):
 
 
 def test_builtin_models():
-    assert available_models() == ["nvlike", "testmmio", "uart16550"]
+    assert available_models() == ["edu", "nvlike", "testmmio", "uart16550"]
     assert model_class("nvlike") is NvLike
     for cls in BUILTIN_MODELS.values():
         cls.validate()
         assert cls.description
     with pytest.raises(TypeError):
         BUILTIN_MODELS["x"] = NvLike  # type: ignore[index]
-    with pytest.raises(ModelLoadError, match="unknown device model 'gpu'.*nvlike, testmmio, uart16550"):
+    with pytest.raises(ModelLoadError, match="unknown device model 'gpu'.*edu, nvlike, testmmio, uart16550"):
         model_class("gpu")
 
 

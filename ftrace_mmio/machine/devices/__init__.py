@@ -17,6 +17,7 @@ from typing import Mapping
 
 from .base import (AccessRecord, BarSpec, DeviceModel, MemoryRegion, Region, RegisterRegion,
                    SparseMemory)
+from .edu import Edu
 from .nvlike import NvLike
 from .testmmio import TestMmio
 from .uart16550 import Uart16550
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 BUILTIN_MODELS: Mapping[str, type[DeviceModel]] = MappingProxyType(
-    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550)})
+    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu)})
 
 
 class ModelLoadError(Exception):
