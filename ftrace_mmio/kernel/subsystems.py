@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from .api import Subsystem
 from .dma import Dma
+from .irq import Irq
 from .pci import PciCore
 from .time import Time
 
 SUBSYSTEMS: tuple[type[Subsystem], ...] = (
     Time,
     PciCore,
+    Irq,
     Dma,
 )

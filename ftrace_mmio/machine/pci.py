@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from .devices import DeviceModel, create_model
-from .devices.base import Region
+from .devices.base import MsixSpec, Region
 
 if TYPE_CHECKING:
     from ..trace.clock import TimeBase
@@ -38,6 +38,19 @@ CONFIG_SPACE_SIZE = 256
 PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER = 0x1, 0x2, 0x4
 PCI_COMMAND_PARITY, PCI_COMMAND_SERR, PCI_COMMAND_INTX_DISABLE = 0x40, 0x100, 0x400
 PCI_STATUS_ERROR_BITS = 0xf900            # parity, aborts, SERR: write 1 to clear
+PCI_STATUS_INTERRUPT, PCI_STATUS_CAP_LIST = 0x08, 0x10
+
+# Capabilities (the interrupt ones).  MSI is laid out 64-bit capable:
+# control, address low, address high, data, then mask and pending bits.
+PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX = 0x05, 0x11
+FIRST_CAPABILITY = 0x40
+PCI_MSI_FLAGS, PCI_MSI_ADDRESS_LO, PCI_MSI_ADDRESS_HI, PCI_MSI_DATA_64 = 2, 4, 8, 12
+PCI_MSI_MASK_64, PCI_MSI_PENDING_64 = 16, 20
+PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE = 0x1, 0x0e, 0x70
+PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_MASKBIT = 0x80, 0x100
+PCI_MSIX_FLAGS, PCI_MSIX_TABLE, PCI_MSIX_PBA = 2, 4, 8
+PCI_MSIX_FLAGS_QSIZE, PCI_MSIX_FLAGS_MASKALL, PCI_MSIX_FLAGS_ENABLE = 0x7ff, 0x4000, 0x8000
+PCI_MSIX_ENTRY_SIZE, PCI_MSIX_ENTRY_VECTOR_CTRL = 16, 12
 PCI_ROM_ADDRESS_ENABLE = 0x1
 
 PCI_ANY_ID = 0xffff
@@ -175,6 +188,10 @@ class PciDevice:
                     raise ValueError(f"{model.name}: {a.start:#x}-{a.end:#x} and "
                                      f"{b.start:#x}-{b.end:#x} overlap")
         self.rom_address = rom_address if model.rom_size else None
+        #: Where INTx and MSI changes go (the machine's InterruptController), set at boot.
+        self.irq_sink: Any = None
+        self.msi_cap = self.msix_cap = 0
+        self._msix: MsixState | None = MsixState(model.msix) if model.msix is not None else None
         self._build_config()
 
     # identity
@@ -217,6 +234,7 @@ class PciDevice:
     def _build_config(self) -> None:
         m = self.model
         cfg = self._config = bytearray(CONFIG_SPACE_SIZE)
+        self._cap_sizes: dict[int, int] = {}
         wmask = self._wmask = bytearray(CONFIG_SPACE_SIZE)
         w1c = self._w1cmask = bytearray(CONFIG_SPACE_SIZE)
 
@@ -255,6 +273,43 @@ class PciDevice:
         put(PCI_INTERRUPT_LINE, 1, self.irq)
         put(PCI_INTERRUPT_LINE, 1, 0xff, wmask)
         put(PCI_INTERRUPT_PIN, 1, m.interrupt_pin)
+        if m.msi_vectors:
+            size = 24 if m.msi_per_vector_mask else 16
+            cap = self.msi_cap = self.add_capability(PCI_CAP_ID_MSI, size)
+            flags = PCI_MSI_FLAGS_64BIT | (m.msi_vectors.bit_length() - 1) << 1
+            flags |= PCI_MSI_FLAGS_MASKBIT if m.msi_per_vector_mask else 0
+            put(cap + PCI_MSI_FLAGS, 2, flags)
+            put(cap + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE, wmask)
+            put(cap + PCI_MSI_ADDRESS_LO, 4, 0xfffffffc, wmask)
+            put(cap + PCI_MSI_ADDRESS_HI, 4, 0xffffffff, wmask)
+            put(cap + PCI_MSI_DATA_64, 2, 0xffff, wmask)
+            if m.msi_per_vector_mask:
+                put(cap + PCI_MSI_MASK_64, 4, (1 << m.msi_vectors) - 1, wmask)
+        if m.msix is not None:
+            cap = self.msix_cap = self.add_capability(PCI_CAP_ID_MSIX, 12)
+            put(cap + PCI_MSIX_FLAGS, 2, m.msix.vectors - 1)
+            put(cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, wmask)
+            put(cap + PCI_MSIX_TABLE, 4, m.msix.table_offset | m.msix.bar)
+            put(cap + PCI_MSIX_PBA, 4, m.msix.pba | m.msix.bar)
+
+    def add_capability(self, cap_id: int, size: int) -> int:
+        """Append a capability to the list (dword aligned, from 0x40 on);
+        returns its offset.  The ID and next pointer are read-only."""
+        cfg = self._config
+        prev, at = PCI_CAPABILITY_LIST, cfg[PCI_CAPABILITY_LIST]
+        end = FIRST_CAPABILITY
+        while at:
+            end = max(end, at + self._cap_sizes.get(at, 4))
+            prev, at = at + 1, cfg[at + 1]
+        start = (end + 3) & ~3
+        if start + size > CONFIG_SPACE_SIZE:
+            raise ValueError(f"{self.model.name}: no room for capability {cap_id:#x} in config space")
+        cfg[start], cfg[start + 1] = cap_id, 0
+        cfg[prev] = start
+        self._cap_sizes[start] = size
+        status = int.from_bytes(cfg[PCI_STATUS:PCI_STATUS + 2], "little") | PCI_STATUS_CAP_LIST
+        cfg[PCI_STATUS:PCI_STATUS + 2] = status.to_bytes(2, "little")
+        return start
 
     @staticmethod
     def _check_config(offset: int, width: int) -> None:
@@ -276,6 +331,106 @@ class PciDevice:
             at = offset + i
             new = (self._config[at] & ~self._wmask[at]) | (byte & self._wmask[at])
             self._config[at] = new & ~(byte & self._w1cmask[at]) & 0xff
+        if self._touches_irq_state(offset, width):
+            self._irq_config_changed()
+
+    # interrupts: INTx status and blocking, MSI and MSI-X messages
+
+    def _touches_irq_state(self, offset: int, width: int) -> bool:
+        end = offset + width
+        return (offset < PCI_COMMAND + 2 and end > PCI_COMMAND) or any(
+            cap and offset < cap + 24 and end > cap for cap in (self.msi_cap, self.msix_cap))
+
+    def _irq_config_changed(self) -> None:
+        sink = self.irq_sink
+        if sink is None:
+            return
+        sink.intx_changed(self)
+        # Unmasking a vector with its pending bit set sends the message now.
+        for n in self._pending_vectors():
+            message = self.msi_message(n)
+            if message is not None:
+                sink.message(*message)
+
+    def set_interrupt_status(self, level: bool) -> None:
+        """PCI_STATUS_INTERRUPT follows the function's own INTx pin."""
+        status = self.config_read(PCI_STATUS, 2)
+        status = status | PCI_STATUS_INTERRUPT if level else status & ~PCI_STATUS_INTERRUPT
+        self._config[PCI_STATUS:PCI_STATUS + 2] = status.to_bytes(2, "little")
+
+    def intx_blocked(self) -> bool:
+        """The pin does not reach the line: INTX_DISABLE set, or MSI/MSI-X on."""
+        return bool(self.command & PCI_COMMAND_INTX_DISABLE) or self.msi_mode() is not None
+
+    def msi_mode(self) -> str | None:
+        """'msix', 'msi' or None: which message mechanism the driver enabled."""
+        if self.msix_cap and self.config_read(self.msix_cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE:
+            return "msix"
+        if self.msi_cap and self.config_read(self.msi_cap + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE:
+            return "msi"
+        return None
+
+    def msi_enabled_vectors(self) -> int:
+        """How many messages the function may send in its current mode."""
+        mode = self.msi_mode()
+        if mode == "msix":
+            return self.model.msix.vectors
+        if mode == "msi":
+            flags = self.config_read(self.msi_cap + PCI_MSI_FLAGS, 2)
+            return 1 << min((flags & PCI_MSI_FLAGS_QSIZE) >> 4, (flags & PCI_MSI_FLAGS_QMASK) >> 1)
+        return 0
+
+    def msi_message(self, n: int) -> tuple[int, int] | None:
+        """(address, data) of message ``n`` if it may go out now; a masked
+        one latches its pending bit instead and None is returned."""
+        mode = self.msi_mode()
+        if mode is None or not 0 <= n < self.msi_enabled_vectors():
+            return None
+        if mode == "msi":
+            cap = self.msi_cap
+            if self.model.msi_per_vector_mask:
+                if self.config_read(cap + PCI_MSI_MASK_64, 4) >> n & 1:
+                    self._set_msi_pending(n, True)
+                    return None
+                self._set_msi_pending(n, False)
+            nvec = self.msi_enabled_vectors()
+            address = self.config_read(cap + PCI_MSI_ADDRESS_HI, 4) << 32 | self.config_read(cap + PCI_MSI_ADDRESS_LO, 4)
+            data = (self.config_read(cap + PCI_MSI_DATA_64, 2) & ~(nvec - 1)) | n
+            return address, data
+        table = self._msix
+        assert table is not None
+        masked = self.config_read(self.msix_cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_MASKALL
+        if masked or table.entry_masked(n):
+            table.set_pending(n, True)
+            return None
+        table.set_pending(n, False)
+        return table.entry(n)
+
+    def _set_msi_pending(self, n: int, on: bool) -> None:
+        at = self.msi_cap + PCI_MSI_PENDING_64
+        bits = self.config_read(at, 4)
+        bits = bits | 1 << n if on else bits & ~(1 << n)
+        self._config[at:at + 4] = bits.to_bytes(4, "little")
+
+    def _pending_vectors(self) -> list[int]:
+        mode = self.msi_mode()
+        if mode == "msi" and self.model.msi_per_vector_mask:
+            bits = self.config_read(self.msi_cap + PCI_MSI_PENDING_64, 4)
+            return [n for n in range(32) if bits >> n & 1]
+        if mode == "msix" and self._msix is not None:
+            return self._msix.pending_vectors()
+        return []
+
+    def msix_entry_unmasked(self) -> None:
+        """The table changed through the BAR: deliver what became unmasked."""
+        if self.irq_sink is not None and self.msi_mode() == "msix":
+            self._irq_config_changed()
+
+    def msix_write_entry(self, n: int, address: int, data: int, masked: bool) -> None:
+        """The kernel programs table entry ``n`` (as its MSI-X setup writes through the BAR)."""
+        assert self._msix is not None
+        self._msix.set_entry(n, address, data, masked)
+        self.msix_entry_unmasked()
 
     @property
     def command(self) -> int:
@@ -320,8 +475,16 @@ class PciDevice:
 
     def io_regions(self) -> list[IoRegion]:
         """Every memory BAR: where the CPU maps it and the region serving it."""
-        return [IoRegion(self.resources[b.index].start, b.size, self.model.region(b.index))
+        return [IoRegion(self.resources[b.index].start, b.size, self._bar_region(b.index))
                 for b in self.model.bars if not b.is_io]
+
+    def _bar_region(self, index: int) -> Region:
+        region = self.model.region(index)
+        if self._msix is not None and self._msix.spec.bar == index:
+            if self._msix.overlay is None or self._msix.overlay.inner is not region:
+                self._msix.overlay = MsixOverlay(region, self._msix, self)
+            return self._msix.overlay
+        return region
 
     def pcidev_fields(self) -> PcidevFields:
         starts = tuple(r.start | (r.flags & PCI_REGION_FLAG_MASK) for r in self.resources)
@@ -360,6 +523,83 @@ class PciDevice:
 
     def __repr__(self) -> str:
         return f"<PciDevice {self.name} {self.vendor:04x}:{self.device:04x} {self.model.name}>"
+
+
+class MsixState:
+    """An MSI-X table and pending-bit array: 16-byte entries (address low,
+    address high, data, vector control), every entry masked at reset."""
+
+    def __init__(self, spec: MsixSpec) -> None:
+        self.spec = spec
+        self.table = bytearray(PCI_MSIX_ENTRY_SIZE * spec.vectors)
+        for n in range(spec.vectors):
+            self.table[n * 16 + PCI_MSIX_ENTRY_VECTOR_CTRL] = 1
+        self.pba = bytearray(8 * ((spec.vectors + 63) // 64))
+        self.overlay: MsixOverlay | None = None
+
+    def entry(self, n: int) -> tuple[int, int]:
+        raw = self.table[n * 16:n * 16 + 12]
+        return int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:12], "little")
+
+    def entry_masked(self, n: int) -> bool:
+        return bool(self.table[n * 16 + PCI_MSIX_ENTRY_VECTOR_CTRL] & 1)
+
+    def set_entry(self, n: int, address: int, data: int, masked: bool) -> None:
+        self.table[n * 16:n * 16 + 16] = (address.to_bytes(8, "little") + (data & 0xffffffff).to_bytes(4, "little")
+                                          + int(masked).to_bytes(4, "little"))
+
+    def set_pending(self, n: int, on: bool) -> None:
+        byte, bit = divmod(n, 8)
+        self.pba[byte] = self.pba[byte] | 1 << bit if on else self.pba[byte] & ~(1 << bit)
+
+    def pending_vectors(self) -> list[int]:
+        return [n for n in range(self.spec.vectors) if self.pba[n // 8] >> (n % 8) & 1]
+
+
+class MsixOverlay(Region):
+    """The MSI-X BAR as the CPU sees it: the table and PBA served by the
+    function (as hardware does), everything else by the model's region."""
+
+    def __init__(self, inner: Region, state: MsixState, device: "PciDevice") -> None:
+        super().__init__(inner.size, inner.name)
+        self.inner, self.state, self.device = inner, state, device
+        self.model, self.bar = inner.model, inner.bar
+        t0 = state.spec.table_offset
+        self._table = (t0, t0 + len(state.table))
+        self._pba = (state.spec.pba, state.spec.pba + len(state.pba))
+
+    def _where(self, offset: int, width: int) -> tuple[bytearray, int] | None:
+        for (lo, hi), buf in ((self._table, self.state.table), (self._pba, self.state.pba)):
+            if lo <= offset and offset + width <= hi:
+                return buf, offset - lo
+        return None
+
+    def read(self, offset: int, width: int) -> int:
+        hit = self._where(offset, width) if self._check(offset, width) else None
+        if hit is None:
+            return self.inner.read(offset, width)
+        buf, at = hit
+        return int.from_bytes(buf[at:at + width], "little")
+
+    def write(self, offset: int, width: int, value: int) -> None:
+        hit = self._where(offset, width) if self._check(offset, width) else None
+        if hit is None:
+            self.inner.write(offset, width, value)
+            return
+        buf, at = hit
+        if buf is self.state.table:          # the PBA is read-only
+            buf[at:at + width] = (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")
+            self.device.msix_entry_unmasked()
+
+    def peek(self, offset: int, width: int) -> int:
+        hit = self._where(offset, width) if self._check(offset, width) else None
+        if hit is None:
+            return self.inner.peek(offset, width)
+        buf, at = hit
+        return int.from_bytes(buf[at:at + width], "little")
+
+    def reset(self) -> None:
+        self.inner.reset()
 
 
 def _check_address(who: str, what: str, start: int, size: int, limit: int) -> None:

@@ -254,6 +254,36 @@ class BarSpec:
             raise ValueError(f"{who}: BAR{self.index} 32-bit BARs are at most 2 GiB")
 
 
+@dataclass(frozen=True)
+class MsixSpec:
+    """An MSI-X capability: ``vectors`` table entries in BAR ``bar`` at
+    ``table_offset``, the pending-bit array at ``pba_offset`` (after the
+    table when None).  The table is served by the machine, not the model."""
+
+    vectors: int
+    bar: int
+    table_offset: int = 0
+    pba_offset: int | None = None
+
+    @property
+    def pba(self) -> int:
+        return self.pba_offset if self.pba_offset is not None else (self.table_offset + 16 * self.vectors + 7) & ~7
+
+    def validate(self, who: str, bars: tuple[BarSpec, ...]) -> None:
+        if not 1 <= self.vectors <= 2048:
+            raise ValueError(f"{who}: MSI-X vectors {self.vectors} is outside 1..2048")
+        spec = next((b for b in bars if b.index == self.bar), None)
+        if spec is None or spec.is_io:
+            raise ValueError(f"{who}: MSI-X table BAR{self.bar} is not a memory BAR of the model")
+        if self.table_offset % 8 or self.pba % 8:
+            raise ValueError(f"{who}: MSI-X table and PBA offsets must be 8-byte aligned")
+        pba_size = 8 * ((self.vectors + 63) // 64)
+        if self.table_offset + 16 * self.vectors > spec.size or self.pba + pba_size > spec.size:
+            raise ValueError(f"{who}: MSI-X table or PBA does not fit in BAR{self.bar}")
+        if self.table_offset < self.pba + pba_size and self.pba < self.table_offset + 16 * self.vectors:
+            raise ValueError(f"{who}: MSI-X table and PBA overlap")
+
+
 class DeviceModel:
     """A PCI function's behaviour. Subclass, fill in the class attributes, build regions.
 
@@ -273,6 +303,9 @@ class DeviceModel:
     irq: ClassVar[int | None] = None        # preferred IRQ line; the bus picks one if None
     bars: ClassVar[tuple[BarSpec, ...]] = ()
     rom_size: ClassVar[int] = 0             # expansion ROM size, 0 = none
+    msi_vectors: ClassVar[int] = 0          # MSI capability with 1..32 vectors (power of two); 0 = none
+    msi_per_vector_mask: ClassVar[bool] = False   # MSI capability with mask/pending bits
+    msix: ClassVar["MsixSpec | None"] = None      # MSI-X capability and where its table lives
 
     def __init__(self) -> None:
         self._regions: dict[int, Region] = {}
@@ -308,6 +341,10 @@ class DeviceModel:
                 if slot in used:
                     raise ValueError(f"{who}: BAR{bar.index} overlaps BAR{used[slot]} (BAR slot {slot})")
                 used[slot] = bar.index
+        if cls.msi_vectors not in (0, 1, 2, 4, 8, 16, 32):
+            raise ValueError(f"{who}: msi_vectors {cls.msi_vectors!r} is not 0 or a power of two up to 32")
+        if cls.msix is not None:
+            cls.msix.validate(who, cls.bars)
         if cls.rom_size and (cls.rom_size < 2 * KiB or cls.rom_size & (cls.rom_size - 1)):
             raise ValueError(f"{who}: rom_size {cls.rom_size:#x} is not a power of two >= 2 KiB")
 

@@ -112,4 +112,67 @@ int pci_write_config_dword(const struct pci_dev *dev, int where, u32 val);
 void __iomem *pci_iomap(struct pci_dev *dev, int bar, unsigned long maxlen);
 void pci_iounmap(struct pci_dev *dev, void __iomem *addr);
 
+/* Interrupt vectors: INTx, MSI, MSI-X (kernel/core/irq.c, kernel/irq.py).
+ * Enabling MSI sets dev->irq to the MSI interrupt, as the kernel does. */
+#ifndef PCI_STATUS_INTERRUPT
+#define  PCI_STATUS_INTERRUPT 0x08
+#define  PCI_STATUS_CAP_LIST 0x10
+#endif
+#ifndef PCI_CAPABILITY_LIST
+#define PCI_CAPABILITY_LIST 0x34
+#endif
+#ifndef PCI_CAP_ID_MSI
+#define PCI_CAP_ID_MSI 0x05
+#define PCI_CAP_ID_MSIX 0x11
+#define PCI_MSI_FLAGS 0x02
+#define  PCI_MSI_FLAGS_ENABLE 0x0001
+#define  PCI_MSI_FLAGS_QMASK 0x000e
+#define  PCI_MSI_FLAGS_QSIZE 0x0070
+#define  PCI_MSI_FLAGS_64BIT 0x0080
+#define  PCI_MSI_FLAGS_MASKBIT 0x0100
+#define PCI_MSI_ADDRESS_LO 0x04
+#define PCI_MSI_ADDRESS_HI 0x08
+#define PCI_MSI_DATA_32 0x08
+#define PCI_MSI_DATA_64 0x0c
+#define PCI_MSI_MASK_64 0x10
+#define PCI_MSI_PENDING_64 0x14
+#define PCI_MSIX_FLAGS 0x02
+#define  PCI_MSIX_FLAGS_QSIZE 0x07ff
+#define  PCI_MSIX_FLAGS_MASKALL 0x4000
+#define  PCI_MSIX_FLAGS_ENABLE 0x8000
+#define PCI_MSIX_TABLE 0x04
+#define PCI_MSIX_PBA 0x08
+#endif
+
+#define PCI_IRQ_INTX (1 << 0)
+#define PCI_IRQ_LEGACY PCI_IRQ_INTX
+#define PCI_IRQ_MSI (1 << 1)
+#define PCI_IRQ_MSIX (1 << 2)
+#define PCI_IRQ_AFFINITY (1 << 3)
+#define PCI_IRQ_ALL_TYPES (PCI_IRQ_INTX | PCI_IRQ_MSI | PCI_IRQ_MSIX)
+
+struct msix_entry {
+	u32 vector;	/* the interrupt, filled in by the kernel */
+	u16 entry;	/* the table entry, filled in by the driver */
+};
+
+int pci_alloc_irq_vectors(struct pci_dev *dev, unsigned int min_vecs,
+			  unsigned int max_vecs, unsigned int flags);
+void pci_free_irq_vectors(struct pci_dev *dev);
+int pci_irq_vector(struct pci_dev *dev, unsigned int nr);
+int pci_msi_vec_count(struct pci_dev *dev);
+int pci_msix_vec_count(struct pci_dev *dev);
+int pci_enable_msi(struct pci_dev *dev);
+void pci_disable_msi(struct pci_dev *dev);
+int pci_enable_msix_range(struct pci_dev *dev, struct msix_entry *entries, int minvec, int maxvec);
+static inline int pci_enable_msix_exact(struct pci_dev *dev, struct msix_entry *entries, int nvec)
+{
+	int rc = pci_enable_msix_range(dev, entries, nvec, nvec);
+
+	return rc < 0 ? rc : 0;
+}
+void pci_disable_msix(struct pci_dev *dev);
+void pci_intx(struct pci_dev *dev, int enable);
+int pci_find_capability(struct pci_dev *dev, int cap);
+
 #endif
