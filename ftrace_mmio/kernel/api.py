@@ -256,19 +256,6 @@ class KernelApi:
     def vprintk(self, fmt: int, va_list: int) -> int:
         return self.machine.log.printk(self._format(fmt, VaListCursor(self, va_list)))
 
-    @export(nargs=3, variadic=True)
-    def dev_printk(self, level: int, dev: int, fmt: int, args) -> int:
-        pdev = self.pci.device_of(dev) if dev else None
-        lvl = self.mm.read_cstring(level, 8) if level else b""
-        body = self._format(fmt, args)
-        if pdev is None:
-            prefix = b"(NULL device *): " if dev == 0 else b""
-        else:
-            driver = getattr(pdev, "driver", None) or "pci"
-            bus, devfn = pdev.slot
-            prefix = f"{driver} 0000:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}: ".encode()
-        return self.machine.log.printk(lvl + prefix + body)
-
     @export(nargs=1, variadic=True)
     def mmiotrace_printk(self, fmt: int, args) -> int:
         text = self._format(fmt, args)

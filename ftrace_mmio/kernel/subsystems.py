@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .api import Subsystem
 from .dma import Dma
+from .device import Device
 from .irq import Irq
 from .pci import PciCore
 from .time import Time
@@ -15,5 +16,6 @@ SUBSYSTEMS: tuple[type[Subsystem], ...] = (
     Time,
     PciCore,
     Irq,
+    Device,
     Dma,
 )

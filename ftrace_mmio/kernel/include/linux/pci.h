@@ -1,7 +1,14 @@
-/* PCI devices.  Drivers find their device with pci_get_device() (there is
- * no probe callback), enable it -- which binds it to the calling module,
- * the name PCIDEV lines and lspci show -- and map BARs with pci_iomap() or
- * ioremap(pci_resource_start(...)). */
+/* PCI devices and drivers.
+ *
+ * Two ways to find a device, as on Linux:
+ *  - the driver model: a struct pci_driver with an id_table, registered with
+ *    pci_register_driver() (or module_pci_driver()); probe() runs for every
+ *    matching unbound device, remove() at unregister, and managed resources
+ *    (pcim_*, devm_*) are released after remove() or a failed probe()
+ *    (kernel/core/pci-driver.c, kernel/core/devres.c);
+ *  - pci_get_device(): the driver looks the device up itself; enabling it
+ *    binds it to the calling module (the name PCIDEV lines and lspci show).
+ * BARs are mapped with pci_iomap()/pcim_iomap() or ioremap(pci_resource_start()). */
 #ifndef _LINUX_PCI_H
 #define _LINUX_PCI_H
 
@@ -10,8 +17,9 @@
 #include <linux/device.h>
 #include <linux/pci_ids.h>
 #include <linux/io.h>
-
-#define PCI_ANY_ID (~0)
+#include <linux/list.h>
+#include <linux/pm.h>
+#include <linux/mod_devicetable.h>
 #define PCI_DEVFN(slot, func) ((((slot) & 0x1f) << 3) | ((func) & 0x07))
 #define PCI_SLOT(devfn) (((devfn) >> 3) & 0x1f)
 #define PCI_FUNC(devfn) ((devfn) & 0x07)
@@ -59,7 +67,11 @@ struct pci_bus {
 	unsigned char number;
 };
 
-/* The layout is fixed: the machine fills these structures in (kapi.py). */
+struct pci_driver;
+
+/* The layout is a contract with kernel/pci.py, which fills these structures
+ * in at boot (PCI_DEV_* there); the asserts below keep both sides honest.
+ * New members go at the end (or into a __spare area, renamed). */
 struct pci_dev {
 	struct pci_bus *bus;
 	unsigned int devfn;
@@ -70,18 +82,90 @@ struct pci_dev {
 	unsigned int class;		/* 3 bytes: base, sub, prog-if */
 	u8 revision;
 	u8 hdr_type;
-	unsigned int irq;
+	u8 pin;				/* interrupt pin: 1..4 = INTA..INTD, 0 none */
+	unsigned int irq;		/* the INTx line; pci_irq_vector() for MSI */
 	struct resource resource[DEVICE_COUNT_RESOURCE];
 	struct device dev;
 	struct pci_bus bus_storage;
+	struct pci_driver *driver;	/* the bound pci_driver, or NULL */
+	u64 dma_mask;			/* dev.dma_mask points here */
+	unsigned int is_busmaster:1;	/* bit 0 */
+	unsigned int is_managed:1;	/* bit 1: pcim_enable_device() was called */
+	unsigned int msi_enabled:1;	/* bit 2 */
+	unsigned int msix_enabled:1;	/* bit 3 */
+	unsigned int no_msi:1;		/* bit 4 */
+	unsigned int __flag_spare:27;
+	unsigned int __pad;
+	unsigned long __irq_spare[4];	/* for the interrupt slice (MSI state) */
+	unsigned long __spare[4];
 };
 
+_Static_assert(__builtin_offsetof(struct pci_dev, pin) == 26, "pci_dev layout");
 _Static_assert(__builtin_offsetof(struct pci_dev, irq) == 28, "pci_dev layout");
 _Static_assert(__builtin_offsetof(struct pci_dev, resource) == 32, "pci_dev layout");
 _Static_assert(__builtin_offsetof(struct pci_dev, dev) == 256, "pci_dev layout");
-_Static_assert(sizeof(struct pci_dev) == 280, "pci_dev layout");
+_Static_assert(__builtin_offsetof(struct pci_dev, bus_storage) == 384, "pci_dev layout");
+_Static_assert(__builtin_offsetof(struct pci_dev, driver) == 392, "pci_dev layout");
+_Static_assert(__builtin_offsetof(struct pci_dev, dma_mask) == 400, "pci_dev layout");
+_Static_assert(__builtin_offsetof(struct pci_dev, __irq_spare) == 416, "pci_dev layout");
+_Static_assert(sizeof(struct pci_dev) == 480, "pci_dev layout");
+
+extern struct bus_type pci_bus_type;
+
+struct pci_error_handlers;
+
+struct pci_driver {
+	struct list_head node;		/* on the core's list of registered drivers */
+	const char *name;
+	const struct pci_device_id *id_table;	/* ends with an all-zero entry */
+	int (*probe)(struct pci_dev *dev, const struct pci_device_id *id);
+	void (*remove)(struct pci_dev *dev);
+	int (*suspend)(struct pci_dev *dev, pm_message_t state);	/* never called */
+	int (*resume)(struct pci_dev *dev);				/* never called */
+	void (*shutdown)(struct pci_dev *dev);				/* never called */
+	int (*sriov_configure)(struct pci_dev *dev, int num_vfs);
+	int (*sriov_set_msix_vec_count)(struct pci_dev *vf, int msix_vec_count);
+	u32 (*sriov_get_vf_total_msix)(struct pci_dev *pf);
+	const struct pci_error_handlers *err_handler;
+	const struct attribute_group **groups;
+	const struct attribute_group **dev_groups;
+	struct device_driver driver;
+	bool driver_managed_dma;
+};
+
+#define to_pci_driver(drv) container_of(drv, struct pci_driver, driver)
+
+/* Id-table entries, as the kernel writes them. */
+#define PCI_DEVICE(vend, dev) \
+	.vendor = (vend), .device = (dev), .subvendor = PCI_ANY_ID, .subdevice = PCI_ANY_ID
+#define PCI_DEVICE_SUB(vend, dev, subvend, subdev) \
+	.vendor = (vend), .device = (dev), .subvendor = (subvend), .subdevice = (subdev)
+#define PCI_DEVICE_CLASS(dev_class, dev_class_mask) \
+	.class = (dev_class), .class_mask = (dev_class_mask), \
+	.vendor = PCI_ANY_ID, .device = PCI_ANY_ID, .subvendor = PCI_ANY_ID, .subdevice = PCI_ANY_ID
+#define PCI_VDEVICE(vend, dev) \
+	.vendor = PCI_VENDOR_ID_##vend, .device = (dev), \
+	.subvendor = PCI_ANY_ID, .subdevice = PCI_ANY_ID, 0, 0
+#define PCI_DEVICE_DATA(vend, dev, data) \
+	.vendor = PCI_VENDOR_ID_##vend, .device = PCI_DEVICE_ID_##vend##_##dev, \
+	.subvendor = PCI_ANY_ID, .subdevice = PCI_ANY_ID, 0, 0, \
+	.driver_data = (kernel_ulong_t)(data)
+
+/* Registering probes every matching unbound device, in bus order; it
+ * returns 0 even when no device matched or a probe failed, as the kernel
+ * does.  Unregistering removes the driver from its devices (last bound,
+ * first removed) and releases their managed resources. */
+int __pci_register_driver(struct pci_driver *drv, struct module *owner, const char *mod_name);
+#define pci_register_driver(driver) __pci_register_driver(driver, THIS_MODULE, KBUILD_MODNAME)
+void pci_unregister_driver(struct pci_driver *drv);
+const struct pci_device_id *pci_match_id(const struct pci_device_id *ids, struct pci_dev *dev);
+
+#define module_pci_driver(__pci_driver) \
+	module_driver(__pci_driver, pci_register_driver, pci_unregister_driver)
+#define builtin_pci_driver(__pci_driver) module_pci_driver(__pci_driver)
 
 #define to_pci_dev(d) ((struct pci_dev *)((char *)(d) - __builtin_offsetof(struct pci_dev, dev)))
+#define dev_is_pci(d) ((d)->bus == &pci_bus_type)
 
 #define pci_resource_start(dev, bar) ((dev)->resource[(bar)].start)
 #define pci_resource_end(dev, bar) ((dev)->resource[(bar)].end)
@@ -99,8 +183,38 @@ void pci_dev_put(struct pci_dev *dev);
 int pci_enable_device(struct pci_dev *dev);
 void pci_disable_device(struct pci_dev *dev);
 void pci_set_master(struct pci_dev *dev);
+
+/* BAR ownership (kernel/core/pci-driver.c): a BAR requested twice is -EBUSY
+ * with "BAR n: can't reserve [mem ...]" in the log.  After
+ * pcim_enable_device() the requests are managed (released at unbind). */
+int pci_request_region(struct pci_dev *dev, int bar, const char *name);
+void pci_release_region(struct pci_dev *dev, int bar);
 int pci_request_regions(struct pci_dev *dev, const char *name);
+int pci_request_regions_exclusive(struct pci_dev *dev, const char *name);
 void pci_release_regions(struct pci_dev *dev);
+int pci_request_selected_regions(struct pci_dev *dev, int bars, const char *name);
+int pci_request_selected_regions_exclusive(struct pci_dev *dev, int bars, const char *name);
+void pci_release_selected_regions(struct pci_dev *dev, int bars);
+int pci_select_bars(struct pci_dev *dev, unsigned long flags);
+
+/* Managed PCI (released when the driver is unbound). */
+int pcim_enable_device(struct pci_dev *pdev);
+void pcim_pin_device(struct pci_dev *pdev);
+void __iomem *pcim_iomap(struct pci_dev *pdev, int bar, unsigned long maxlen);
+void pcim_iounmap(struct pci_dev *pdev, void __iomem *addr);
+void __iomem * const *pcim_iomap_table(struct pci_dev *pdev);
+int pcim_iomap_regions(struct pci_dev *pdev, int mask, const char *name);
+int pcim_iomap_regions_request_all(struct pci_dev *pdev, int mask, const char *name);
+void pcim_iounmap_regions(struct pci_dev *pdev, int mask);
+#define PCIM_IOMAP_MAX PCI_STD_NUM_BARS
+
+#define pci_err(pdev, fmt, ...) dev_err(&(pdev)->dev, fmt, ##__VA_ARGS__)
+#define pci_warn(pdev, fmt, ...) dev_warn(&(pdev)->dev, fmt, ##__VA_ARGS__)
+#define pci_notice(pdev, fmt, ...) dev_notice(&(pdev)->dev, fmt, ##__VA_ARGS__)
+#define pci_info(pdev, fmt, ...) dev_info(&(pdev)->dev, fmt, ##__VA_ARGS__)
+#define pci_dbg(pdev, fmt, ...) dev_dbg(&(pdev)->dev, fmt, ##__VA_ARGS__)
+#define pci_err_ratelimited(pdev, fmt, ...) dev_err(&(pdev)->dev, fmt, ##__VA_ARGS__)
+#define pci_warn_once(pdev, fmt, ...) dev_warn_once(&(pdev)->dev, fmt, ##__VA_ARGS__)
 
 int pci_read_config_byte(const struct pci_dev *dev, int where, u8 *val);
 int pci_read_config_word(const struct pci_dev *dev, int where, u16 *val);
@@ -111,6 +225,11 @@ int pci_write_config_dword(const struct pci_dev *dev, int where, u32 val);
 
 void __iomem *pci_iomap(struct pci_dev *dev, int bar, unsigned long maxlen);
 void pci_iounmap(struct pci_dev *dev, void __iomem *addr);
+void __iomem *pci_iomap_range(struct pci_dev *dev, int bar, unsigned long offset, unsigned long maxlen);
+void __iomem *pci_iomap_wc(struct pci_dev *dev, int bar, unsigned long maxlen);
+void __iomem *pci_iomap_wc_range(struct pci_dev *dev, int bar, unsigned long offset, unsigned long maxlen);
+void __iomem *pci_ioremap_bar(struct pci_dev *pdev, int bar);
+void __iomem *pci_ioremap_wc_bar(struct pci_dev *pdev, int bar);
 
 /* Interrupt vectors: INTx, MSI, MSI-X (kernel/core/irq.c, kernel/irq.py).
  * Enabling MSI sets dev->irq to the MSI interrupt, as the kernel does. */
