@@ -21,8 +21,19 @@ one ``write()`` through a buffered file reaches the handler at flush time.
 Plugin: the ``tracefs`` fixture (uses pyfakefs's ``fs``) yields a
 ``FakeTracefs``; ``tracefs.array`` is the TraceArray behind the files.
 Configure it with ``@pytest.mark.tracefs(path=..., nr_cpus=..., clock=...,
-buffer_size_kb=...)`` or by overriding the ``tracefs_path`` fixture.
+buffer_size_kb=..., machine=...)`` or by overriding the ``tracefs_path`` fixture.
 Outside pytest: ``with FakeTracefs() as tfs: ...`` starts pyfakefs itself.
+
+With ``machine=`` the tree is a whole ftrace-mmio system (the one
+``ftrace-mmio mount`` serves): an emulated machine with mmiotrace attached.
+Building it compiles C with gcc and reads the package's own files, so it
+happens in the real filesystem: before pyfakefs starts, or with pyfakefs
+paused (``real_world()``). Module loads (``insmod``) run paused too; the
+trace they produce is read through the fake files as usual.
+
+Nothing in this module imports the rest of ftrace-mmio while pyfakefs is
+active: an import then would look for the package in the fake filesystem
+(ModuleNotFoundError once the package is installed outside the test's tree).
 """
 
 from __future__ import annotations
@@ -483,13 +494,24 @@ class FakeTracefs:
 
     def __init__(self, path: str = DEFAULT_PATH, *, filesystem: FakeFilesystem | None = None,
                  tree: Dir | None = None, nr_cpus: int = 2, clock: str = "local",
-                 buffer_size_kb: int | None = None, array: Any = None) -> None:
+                 buffer_size_kb: int | None = None, array: Any = None, machine: Any = None) -> None:
         _require_pyfakefs()
         self.path = path
         self.filesystem = filesystem
         self.array = array
-        if tree is None:
-            tree, self.array = _default_tree(array, nr_cpus=nr_cpus, clock=clock, buffer_size_kb=buffer_size_kb)
+        #: The ftrace-mmio System (machine, array, time base) when ``machine=`` was given.
+        self.system: Any = None
+        self._paused = 0
+        with self.real_world():
+            if machine is not None and machine is not False:
+                if tree is not None or array is not None:
+                    raise ValueError("machine= builds its own tree and array")
+                self.system = _build_system(machine, nr_cpus=nr_cpus, clock=clock, buffer_size_kb=buffer_size_kb)
+                self.array = self.system.array
+                tree = _tree_of(self.array)
+            elif tree is None:
+                tree, self.array = _default_tree(array, nr_cpus=nr_cpus, clock=clock,
+                                                 buffer_size_kb=buffer_size_kb)
         self.tree = tree
         self.interrupted: Callable[[], bool] = lambda: False
         self._closing = threading.Event()
@@ -543,6 +565,8 @@ class FakeTracefs:
             self._patcher.tearDown()
             self._patcher = None
             self.filesystem = None
+        if self.system is not None:
+            self.system.close()
 
     def _install_patches(self) -> None:
         plan = [
@@ -560,6 +584,81 @@ class FakeTracefs:
             patch = mock.patch.object(cls, name, make(getattr(cls, name)))
             patch.start()
             self._patches.append(patch)
+
+    # -- the machine (machine=...)
+
+    @contextlib.contextmanager
+    def real_world(self) -> Iterator[None]:
+        """pyfakefs paused: the real filesystem, for code that compiles or reads
+        the package's files (building a machine, loading a module)."""
+        fs = self.filesystem
+        pause = fs is not None and getattr(fs, "has_patcher", False) and self._paused == 0
+        if pause:
+            fs.pause()
+        self._paused += 1
+        try:
+            yield
+        finally:
+            self._paused -= 1
+            if pause:
+                fs.resume()
+
+    @property
+    def machine(self) -> Any:
+        """The emulated ``Machine`` (``machine=`` only)."""
+        if self.system is None:
+            raise RuntimeError("this tracefs has no machine: use machine=True "
+                               "(@pytest.mark.tracefs(machine=True))")
+        return self.system.machine
+
+    def insmod(self, target: str | os.PathLike, *params: str) -> Any:
+        """Load a module: a bundled driver's name (``nvlike``) or a path to your
+        own ``.c`` in the real filesystem. Returns its ``ModuleInfo``. Raises
+        ``OSError`` with the kernel's errno (ENOENT, EEXIST, ...) as insmod would."""
+        machine = self.machine
+        with self.real_world():
+            return machine.insmod(os.fspath(target), [str(p) for p in params])
+
+    def rmmod(self, name: str) -> None:
+        machine = self.machine
+        with self.real_world():
+            machine.rmmod(name)
+
+    def dmesg(self) -> str:
+        """The machine's kernel log, as ``dmesg`` prints it."""
+        return self.machine.dmesg_text()
+
+    # -- chosen mmiotrace records, for tools that only parse
+
+    @property
+    def mmiotrace(self) -> Any:
+        """The mmiotrace tracer, once it is the current tracer."""
+        tracer = self.array.tracer if self.array is not None else None
+        if tracer is None or tracer.name != "mmiotrace":
+            raise RuntimeError("select mmiotrace first: write 'mmiotrace' to current_tracer "
+                               "(needs machine=True)")
+        return tracer
+
+    def add_map(self, phys: int, length: int, *, virt: int = 0xFFFFC90000000000, map_id: int = 1) -> None:
+        """A MAP record: ``ioremap(phys, length)`` returned ``virt``."""
+        self.mmiotrace.trace_map(_MMIO_PROBE, phys, virt, length, map_id)
+
+    def add_unmap(self, *, map_id: int = 1) -> None:
+        """An UNMAP record for the mapping ``map_id``."""
+        self.mmiotrace.trace_map(_MMIO_UNPROBE, 0, 0, 0, map_id)
+
+    def add_read(self, phys: int, value: int, *, width: int = 4, pc: int = 0, map_id: int = 1) -> None:
+        """An R record: ``width`` bytes (1, 2, 4, 8) read at ``phys``."""
+        self.mmiotrace.trace_rw(_MMIO_READ, width, phys, value, pc, map_id)
+
+    def add_write(self, phys: int, value: int, *, width: int = 4, pc: int = 0, map_id: int = 1) -> None:
+        """A W record: ``value`` written with ``width`` bytes at ``phys``."""
+        self.mmiotrace.trace_rw(_MMIO_WRITE, width, phys, value, pc, map_id)
+
+    def add_marker(self, text: str) -> None:
+        """A MARK record, as ``mmiotrace_printk`` (or a write to trace_marker) makes."""
+        if not self.mmiotrace.printk(text if text.endswith("\n") else text + "\n"):
+            raise RuntimeError("mmiotrace is not tracing: no marker recorded")
 
     # -- used by the fake files
 
@@ -633,14 +732,43 @@ class FakeTracefs:
                 if ws and any(isinstance(w, NodeRawIO) and w.owner is self for w in ws)]
 
 
+# The kernel's mmiotrace opcodes (enum mm_io_opcode), as the records carry them.
+_MMIO_READ, _MMIO_WRITE, _MMIO_PROBE, _MMIO_UNPROBE = 1, 2, 3, 4
+
+
 def _default_tree(array: Any, **kwargs: Any) -> tuple[Dir, Any]:
     # The one place this generic package reaches for tracing: the default content.
+    # Called with pyfakefs paused (FakeTracefs.real_world), so the import finds
+    # the installed package.
     from ftrace_mmio.trace.array import TraceArray
-    from ftrace_mmio.trace.files import build_tree
 
     if array is None:
         array = TraceArray(**kwargs)
-    return build_tree(array), array
+    return _tree_of(array), array
+
+
+def _tree_of(array: Any) -> Dir:
+    from ftrace_mmio.trace.files import build_tree
+
+    return build_tree(array)
+
+
+def _build_system(machine: Any, *, nr_cpus: int, clock: str, buffer_size_kb: int | None) -> Any:
+    """A whole system, the way ``ftrace-mmio mount`` builds one: ``machine`` is
+    True (the default machine), a machine file's path, or a ``MachineConfig``.
+    A machine file's own ``cpus``/``clock`` win over the defaults here."""
+    from ftrace_mmio.daemon import system_from_config
+    from ftrace_mmio.machine.config import MachineConfig, default_config, load_machine_file
+
+    if machine is True:
+        config = default_config().replace(cpus=nr_cpus, clock=clock, buffer_size_kb=buffer_size_kb)
+    elif isinstance(machine, MachineConfig):
+        config = machine
+    elif isinstance(machine, (str, os.PathLike)):
+        config = load_machine_file(machine)
+    else:
+        raise TypeError(f"machine= wants True, a machine file or a MachineConfig, not {machine!r}")
+    return system_from_config(config)
 
 
 # ---------------------------------------------------------------------------
@@ -656,8 +784,8 @@ if pytest is not None:
     def pytest_configure(config: Any) -> None:
         config.addinivalue_line(
             "markers",
-            "tracefs(path=..., nr_cpus=2, clock='local', buffer_size_kb=None): "
-            "configure the tracefs fixture",
+            "tracefs(path=..., nr_cpus=2, clock='local', buffer_size_kb=None, machine=None): "
+            "configure the tracefs fixture (machine=True: an emulated machine with mmiotrace)",
         )
 
     def _marker_kwargs(request: Any) -> dict[str, Any]:
@@ -673,6 +801,8 @@ if pytest is not None:
     def tracefs(request: Any, tracefs_path: str) -> Iterator[FakeTracefs]:
         """A tracefs look-alike at ``tracefs_path`` in pyfakefs's fake filesystem."""
         _require_pyfakefs()
+        # ``fs`` may already be active (a test asking for fs before tracefs):
+        # FakeTracefs builds its content with pyfakefs paused either way.
         fake_fs = request.getfixturevalue("fs")
         kwargs = {k: v for k, v in _marker_kwargs(request).items() if k != "path"}
         with FakeTracefs(tracefs_path, filesystem=fake_fs, **kwargs) as tfs:
