@@ -1,4 +1,4 @@
-"""``ftrace-mmio insmod``, ``rmmod``, ``lsmod``, ``lspci``, ``dmesg``: drive
+"""``ftrace-mmio insmod``, ``rmmod``, ``lsmod``, ``lspci``, ``dmesg``, ``interrupts``: drive
 the emulated machine of a running mount over its control socket.
 
 Without ``--mount DIR`` the command goes to the only running mount.  Module
@@ -105,6 +105,15 @@ def cmd_dmesg(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interrupts(args: argparse.Namespace) -> int:
+    reply = _call(args, "interrupts")
+    if args.json:
+        print(json.dumps(reply["interrupts"], indent=2))
+    else:
+        sys.stdout.write(reply["text"])
+    return 0
+
+
 def _mount_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mount", metavar="DIR", default=None,
                    help="the mount whose machine to use (default: the only running one)")
@@ -165,3 +174,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-c", "--clear", action="store_true", help="clear the log after printing it")
     _mount_option(p)
     p.set_defaults(func=cmd_dmesg)
+
+    p = subparsers.add_parser(
+        "interrupts", help="per-interrupt counts, like /proc/interrupts", formatter_class=FMT,
+        description="Print the emulated machine's interrupts as /proc/interrupts does: number, "
+                    "deliveries on CPU0, chip (IO-APIC or PCI-MSI), hardware number and flow, and "
+                    "the names of the handlers requested on it; ERR counts messages that went "
+                    "nowhere. Only interrupts with a handler or a delivery are listed.",
+        epilog="examples:\n  ftrace-mmio insmod ./my_driver.c && ftrace-mmio interrupts\n"
+               "  ftrace-mmio interrupts --json",
+    )
+    p.add_argument("--json", action="store_true",
+                   help="print records (irq, count, chip, hwirq, flow, names, disabled, ...) as JSON")
+    _mount_option(p)
+    p.set_defaults(func=cmd_interrupts)

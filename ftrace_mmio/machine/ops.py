@@ -62,7 +62,20 @@ def machine_handlers(machine: Any = None) -> dict[str, Callable[..., dict[str, A
             m.log.clear()
         return {"records": [r.as_dict() for r in records], "text": "".join(r.format() + "\n" for r in records)}
 
-    return {"insmod": insmod, "rmmod": rmmod, "lsmod": lsmod, "lspci": lspci, "dmesg": dmesg}
+    def interrupts(system: Any) -> dict[str, Any]:
+        return interrupts_data(_machine_of(machine, system))
+
+    return {"insmod": insmod, "rmmod": rmmod, "lsmod": lsmod, "lspci": lspci, "dmesg": dmesg,
+            "interrupts": interrupts}
+
+
+def interrupts_data(machine: Any) -> dict[str, Any]:
+    """/proc/interrupts of a machine: the text and one record per interrupt."""
+    irq = getattr(getattr(machine, "kapi", None), "irq", None)
+    if irq is None:
+        raise OSError(errno.ENODEV, "this machine has no interrupt controller")
+    rows, text = machine.run_on_cpu(lambda: (irq.interrupts(), irq.proc_interrupts()))
+    return {"interrupts": rows, "text": text}
 
 
 def register_ops(server: Any, machine: Any = None) -> None:
