@@ -48,8 +48,11 @@ CASES = {
     "ud2": (r"invalid opcode: 0000 \[#\d+\]", "crash_ud2"),
     "stack": (r"BUG: TASK stack guard page was hit at ffffc9000000[0-9a-f]{4} \(stack is ffffc90000001000\.\.ffffc90000004fff\)",
               "crash_stack"),
-    "loop": (r"watchdog: BUG: soft lockup - CPU#0 stuck for 0\.3s! \[insmod:1\]", "crash_loop"),
-    "loop_delay": (r"watchdog: BUG: soft lockup - CPU#0 stuck for 0\.3s! \[insmod:1\]", "(crash_loop_delay|udelay)"),
+    # The wall-clock run budget (the soft-lockup detector only warns: test_kernel_time.py).
+    "loop": (r"ftrace-mmio: run budget exceeded: \[insmod:1\] ran 0\.3s \(wall clock\) without returning, "
+             r"stopped at machine time \d+\.\d{6}", "crash_loop"),
+    "loop_delay": (r"ftrace-mmio: run budget exceeded: \[insmod:1\] ran 0\.3s \(wall clock\) without returning, "
+                   r"stopped at machine time \d+\.\d{6}", "(crash_loop_delay|udelay|__hv_\w+)"),
     "syscall": (r"BUG: syscall instruction executed in kernel code", "crash_syscall"),
     "int80": (r"BUG: unexpected software interrupt 0x80 in kernel code", "crash_int80"),
     "int3": (r"int3: 0000 \[#\d+\]", "crash_int3"),

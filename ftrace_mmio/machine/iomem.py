@@ -60,6 +60,14 @@ from .cpu import Cpu, Stop
 
 PAGE_SIZE = 0x1000
 
+# What one device access costs in machine time (ns; trace/clock.py,
+# docs/kernel/time.md): a read is a non-posted round trip to the device, a
+# write is posted.  Charged before the device sees the access, so a status
+# register read after a device event's due time sees the event's effect, and
+# the access's trace record carries the time it completed.
+MMIO_READ_NS = 1000
+MMIO_WRITE_NS = 250
+
 
 class Region(Protocol):
     """What a device gives for one BAR."""
@@ -103,6 +111,11 @@ class IoMem:
         # Observers get the RIP of every access: read it in place when the
         # CPU found its live state (one attribute read, no property call).
         self._rip_word = cpu.rip_word
+        # The machine clock (TimeBase.word: [0] now, [1] when the event
+        # queue wants to run) and what runs it; attach_clock() connects them.
+        self._clock = memoryview(bytearray(16)).cast("Q")
+        self._clock[1] = (1 << 64) - 1
+        self._on_due: Callable[[], None] = lambda: None
         self._prot_cb = HOOK_MEM_INVALID_CFUNC(self._on_prot)
         self._hooks: list[int] = []
         self._keep: list[object] = []
@@ -138,6 +151,12 @@ class IoMem:
         # bounded one leaves RAM alone.
         self._hooks.append(self.cpu.add_raw_hook(ucc.UC_HOOK_MEM_READ_PROT | ucc.UC_HOOK_MEM_WRITE_PROT,
                                                  self._prot_cb, start, start + size - 1))
+
+    def attach_clock(self, word: memoryview, on_due: Callable[[], None]) -> None:
+        """Charge every access to the machine clock ``word`` (TimeBase.word)
+        and call ``on_due`` (EventQueue.run_due) when it passes ``word[1]``."""
+        self._clock = word
+        self._on_due = on_due
 
     def regions(self) -> list[tuple[int, int, str]]:
         return [(r.start, r.size, r.name) for r in self._regions]
@@ -178,6 +197,11 @@ class IoMem:
         r = self._lookup(addr)
         if r is None:
             return False
+        clock = self._clock
+        t = clock[0] + MMIO_READ_NS
+        clock[0] = t
+        if t >= clock[1]:
+            self._on_due()
         value = r.region.read(addr - r.start, size) & ((1 << (8 * size)) - 1)
         self._stash_addr, self._stash_size, self._stash_value = addr, size, value
         observers = self.observers
@@ -201,6 +225,11 @@ class IoMem:
         r = self._lookup(addr)
         if r is None:
             return False
+        clock = self._clock
+        t = clock[0] + MMIO_WRITE_NS
+        clock[0] = t
+        if t >= clock[1]:
+            self._on_due()
         value &= (1 << (8 * size)) - 1
         if addr & (size - 1):
             # Unicorn now repeats this unaligned store byte by byte (P11).

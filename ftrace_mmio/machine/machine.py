@@ -30,6 +30,7 @@ from .cpu import ARG_REGS, EFLAGS_RESET, MSR_EFER, Cpu, Stop
 from .dma import DmaBus
 from .events import EventQueue
 from .iomem import IoMem
+from .ioport import IoPorts, io_bars
 from .irq import InterruptController
 from .port import DevicePort
 from ..kernel.api import KernelApi
@@ -117,7 +118,7 @@ class Machine:
     """
 
     def __init__(self, pci_bus: Any = None, time_base: TimeBase | None = None, *,
-                 ram_mb: int = 128, run_budget_s: float = 10.0, stack_kb: int = 16,
+                 ram_mb: int = 128, run_budget_s: float = 60.0, stack_kb: int = 16,
                  cache_dir: str | os.PathLike | None = None, pointer_key: bytes = b"ftrace-mmio %p") -> None:
         self.time_base = time_base if time_base is not None else TimeBase()
         self.pci_bus = pci_bus if pci_bus is not None else _default_bus(self.time_base)
@@ -208,8 +209,16 @@ class Machine:
         for dev in self.pci_bus.devices:
             for start, size, region in dev.io_regions():
                 self.iomem.map_region(start, size, region, name=f"{_slot(dev)}")
+        # Unclaimed physical addresses read all ones (iomem.py); I/O BARs
+        # answer in/out (ioport.py).
+        self.iomem.log = self.log.log
+        self.ioports = IoPorts(self.log.log)
+        for start, size, region, name in io_bars(self.pci_bus.devices):
+            self.ioports.map_region(start, size, region, name)
+        cpu.ports = self.ioports
         # What device models reach besides their BARs.
         self.events = EventQueue(self.time_base)
+        self.iomem.attach_clock(self.time_base.word, self.events.run_due)
         self.irqchip = InterruptController(self)
         self.dma = DmaBus(self)
         for dev in self.pci_bus.devices:
@@ -290,18 +299,40 @@ class Machine:
         cpu.set_reg(x86.UC_X86_REG_RSP, rsp)
         cpu.set_reg(x86.UC_X86_REG_RBP, 0)
         cpu.eflags = EFLAGS_RESET
-        self.kapi.time.update_jiffies()
+        # The machine clock stops following wall time while guest code runs
+        # (trace/clock.py); device events that fell due meanwhile run first.
+        ktime = self.kapi.time
+        prev_comm, ktime.comm = ktime.comm, comm
+        catch_up = self.time_base.run_begin()
         prev, self.current_module = self.current_module, module
         try:
+            self.events.advance_to(catch_up)
+            ktime.touch_watchdog()
+            ktime.update_jiffies()
             # The pad is 16 bytes into its page: unicorn raises a spurious
             # fetch fault on the page before when the stop address is the
             # first byte of a page whose predecessor is unmapped.
             stop = cpu.run(va, RETURN_PAD, self.run_budget_s)
         finally:
             self.current_module = prev
+            ktime.comm = prev_comm
+            self.time_base.run_end()
         if stop is not None:
+            if stop.kind == "soft lockup":
+                # cpu.run's wall-clock timeout: the run budget, not the
+                # kernel's soft-lockup detector (kernel/time.py warns).
+                self._budget_stop(stop, comm)
             raise self._report(stop, comm)
         return cpu.reg(x86.UC_X86_REG_RAX)
+
+    def _budget_stop(self, stop: Stop, comm: str) -> None:
+        machine_s = self.time_base.now_ns() / 1e9
+        stop.kind = "run budget"
+        stop.summary = (f"run budget exceeded: {comm} did not return within {self.run_budget_s:g} s "
+                        f"of wall time (run_budget_s)")
+        stop.lines = [f"ftrace-mmio: run budget exceeded: [{comm}:1] ran {self.run_budget_s:g}s (wall clock) "
+                      f"without returning, stopped at machine time {machine_s:.6f}",
+                      "Oops: budget [#{n}]"]
 
     # A driver runs in ring 0 and may write CR0, CR3, CR4 or EFER (mov crN,
     # wrmsr). A real kernel would die of it; here the CPU's boot state goes

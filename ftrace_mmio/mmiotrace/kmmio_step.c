@@ -60,7 +60,7 @@ struct ks_plan {
 };
 
 struct ks_record {
-	uint64_t ts;            /* CLOCK_MONOTONIC, ns */
+	uint64_t ts;            /* the machine clock (trace/clock.py), ns */
 	uint64_t phys, value, pc, map_id, opcode, width;
 };
 
@@ -102,6 +102,11 @@ struct ks {
 	int64_t s_value_reg;
 
 	uint64_t stepped;       /* accesses handled here */
+
+	/* The machine clock's word (TimeBase.word[0]); NULL: CLOCK_MONOTONIC.
+	 * The device access path (iomem.py) has already charged this access's
+	 * cost when the trap after it comes here. */
+	const volatile uint64_t *clock;
 };
 
 static inline uint64_t *env_word(struct ks *k, int64_t off)
@@ -242,7 +247,7 @@ static void trap(struct ks *k, void *uc)
 	} else {
 		struct ks_record *r = &k->ring[k->head & k->ring_mask];
 
-		r->ts = now_ns();
+		r->ts = k->clock ? *k->clock : now_ns();
 		r->phys = k->s_phys;
 		r->value = value;
 		r->pc = k->trace_pc ? k->s_rip : 0;

@@ -14,10 +14,12 @@ the Python hook exactly as before: the C hook calls it.
 Records reach the trace's ring buffer in batches (:meth:`NativeStep.drain`):
 when the C ring is half full, before anything reads, clears or orders the
 buffer (its ``feeder``), before a delay moves the clock, and while a reader
-waits on trace_pipe. Timestamps are taken in C from CLOCK_MONOTONIC, what
-the trace clocks are built on, and converted at drain time; for clocks that
-are not (``det``, ``counter``, ``uptime``) every record is drained as it is
-made, so it is stamped at the same moment the Python path would stamp it.
+waits on trace_pipe. Timestamps are taken in C from the machine clock's
+shared word (trace/clock.py: the device access path has already charged the
+access's cost), what the trace clocks are built on, and converted at drain
+time; for clocks that are not (``det``, ``counter``, ``uptime``) every record
+is drained as it is made, so it is stamped at the same moment the Python path
+would stamp it.
 
 Re-arming a page needs its TLB entry gone. Unicorn's API only flushes the
 whole TLB (~0.7 µs, and every other page's translation must be refilled);
@@ -97,6 +99,7 @@ class Ks(ctypes.Structure):
                 "s_opcode", "s_width", "s_load", "s_early", "s_shift", "s_mask"),
         ("s_value_reg", _i64),
         ("stepped", _u64),
+        ("clock", ctypes.c_void_p),
     ]
 
 
@@ -296,6 +299,11 @@ class NativeStep:
     def set_synchronous(self, sync: bool) -> None:
         """Hand every record over as it is made (clocks C cannot read), or in batches."""
         self.k.high_water = 1 if sync else RING_RECORDS // 2
+
+    def set_clock(self, address: int | None) -> None:
+        """Stamp records with the 64-bit word at ``address`` (the machine
+        clock, TimeBase.word_address); None: CLOCK_MONOTONIC."""
+        self.k.clock = address
 
     def is_active(self) -> bool:
         """A C step is in flight (between its fault and its trap)."""

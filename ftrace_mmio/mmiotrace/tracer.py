@@ -15,7 +15,6 @@ The tracer is attached to a machine by whoever composes the two
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -57,7 +56,6 @@ KERN_WARNING = 4
 
 # trace_rw_later hands its records over at this many (and whenever the buffer is read).
 LATER_BATCH = 2048
-_monotonic_ns = time.monotonic_ns
 
 
 def format_ts(ns: int) -> str:
@@ -172,6 +170,8 @@ class MmiotraceTracer(Tracer):
         self._later_lock = threading.Lock()
         self._later_now = True
         self._batching = False
+        # The machine clock (trace/clock.py): what batched records are stamped with.
+        self._clock_word = array.time_base.word
 
     # -- composition -------------------------------------------------------------
 
@@ -227,9 +227,9 @@ class MmiotraceTracer(Tracer):
 
     def commit_native(self, records: Iterable[tuple[int, ...]], lost: int) -> None:
         """Records handed over in a batch (the C path, native.py, and
-        trace_rw_later), oldest first: (CLOCK_MONOTONIC ns, phys, value, pc,
+        trace_rw_later), oldest first: (machine clock ns, phys, value, pc,
         map id, opcode, width); ``lost``: more that did not fit."""
-        offset = self.array.monotonic_offset()
+        offset = self.array.machine_offset()
         stamped = offset is not None
         if not stamped:
             offset = 0
@@ -256,6 +256,8 @@ class MmiotraceTracer(Tracer):
             if self._feed in advance:
                 advance.remove(self._feed)
         if native is not None or later:
+            if native is not None:
+                native.set_clock(self.array.time_base.word_address)
             self._feed_clock = ""
             self._batching = later
             buffer.feeder = self._feed
@@ -270,11 +272,11 @@ class MmiotraceTracer(Tracer):
     def _feed(self) -> None:
         clock = self.array.clock
         if clock != self._feed_clock:
-            # Clocks that are CLOCK_MONOTONIC plus an offset can be converted
-            # later; the others are read when the record is handed over, so
-            # every record is handed over as it is made.
+            # Clocks that are the machine clock plus an offset can be
+            # converted later; the others are read when the record is handed
+            # over, so every record is handed over as it is made.
             self._feed_clock = clock
-            now = self.array.monotonic_offset() is None
+            now = self.array.machine_offset() is None
             if self._native is not None:
                 self._native.set_synchronous(now)
             self._later_now = now or not self._batching
@@ -291,7 +293,7 @@ class MmiotraceTracer(Tracer):
             self.trace_rw(opcode, width, phys, value, pc, map_id)
             return
         later = self._later
-        later.append((_monotonic_ns(), phys, value, pc, map_id, opcode, width))
+        later.append((self._clock_word[0], phys, value, pc, map_id, opcode, width))
         if len(later) >= LATER_BATCH:
             self._drain_later()
 

@@ -149,16 +149,19 @@ class TraceArray:
     def clock_in_ns(self) -> bool:
         return self.clock not in RAW_CLOCKS
 
-    def monotonic_offset(self) -> int | None:
-        """The trace clock minus CLOCK_MONOTONIC now, for clocks that are one
-        plus an offset (nanoseconds); None for the others (det, counter, uptime)."""
+    def machine_offset(self) -> int | None:
+        """The trace clock minus the machine clock (``time_base.word[0]``,
+        what the C path and the fast engine stamp records with) for clocks
+        that are one plus a constant offset (nanoseconds); None for the
+        others (det, counter, uptime), which must be read when a record is
+        made."""
         tb = self.time_base
         if self.clock in ("local", "global", "perf", "x86-tsc"):
-            return tb.boot_offset_ns()
+            return 0
         if self.clock in ("mono", "mono_raw", "boot"):
-            return tb.skew_ns()
+            return tb.machine_offset_ns()
         if self.clock == "tai":
-            return self._tai_offset
+            return tb.machine_offset_ns() + self._tai_offset
         return None
 
     def now(self) -> int:

@@ -1,23 +1,48 @@
 """Trace clocks, and the time base a machine shares with its trace array.
 
 The kernel's ``local`` clock is sched_clock: nanoseconds since boot. Ours is
-nanoseconds since the machine started, plus the time drivers spent in
-``udelay``/``msleep`` (which advance the clock instead of sleeping, so a
-driver that waits 100 ms does not cost 100 ms of wall time).
+the **machine clock**: nanoseconds since the machine started, as the driver
+would have lived them, not as the emulator spent them.
+
+* While guest code runs (between :meth:`TimeBase.run_begin` and
+  :meth:`TimeBase.run_end`) the clock is virtual. It moves only by a cost
+  model (a fixed cost per device access, per kernel-API call; see
+  ``machine/iomem.py`` and ``kernel/time.py``), by delays
+  (``udelay``, ``msleep`` ...), by spinning (``cpu_relax``) and by idling
+  (``__hv_idle``). Straight-line code between two device accesses therefore
+  takes the accesses' cost, whatever the emulator needed for it, and two runs
+  of the same driver give the same gaps.
+* While the machine is idle between commands, the clock follows wall time,
+  so markers written meanwhile and the pauses between commands look natural.
+  The next run starts from there ("catches up"; device events that fell due
+  meanwhile run first, in order).
+
+The clock lives in a shared 64-bit word (:attr:`TimeBase.word`, address
+:attr:`TimeBase.word_address`) so that C (``mmiotrace/kmmio_step.c``) can
+stamp records with it and the device-access path can advance it with one
+store. Word 1 holds the time at which the machine's event queue next wants
+to run (``machine/events.py``): the access path compares against it.
 
 ``det`` is ours: a deterministic clock for reproducible output. It reads a
 virtual nanosecond counter that advances by exactly ``DET_STEP_NS`` on every
-reading and by the requested amount on every delay, so the same driver run
-gives the same timestamps byte for byte.
+reading and by the requested amount on every delay (and on spinning and
+idling), so the same driver run gives the same timestamps byte for byte. The
+per-access and per-call costs do not move it. In ``deterministic`` mode the
+machine's own view of time (ktime, jiffies, device events, dmesg) is that
+counter too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from typing import Callable
 
 DET_STEP_NS = 1000
+#: Word 1 when nothing is due (and always in deterministic mode: the access
+#: path then never looks at the event queue).
+NEVER = (1 << 64) - 1
 
 
 class TimeBase:
@@ -30,37 +55,121 @@ class TimeBase:
 
     def __init__(self, deterministic: bool = False) -> None:
         self._start = time.monotonic_ns()
-        self._skew = 0
+        # [0]: the machine clock (ns since boot) as of the last run_end or
+        # while running; [1]: when the event queue next wants to run.
+        self._words = (ctypes.c_uint64 * 2)(0, NEVER)
+        #: The two words as a memoryview of unsigned 64-bit integers: index
+        #: access costs about 30 ns from Python.
+        self.word = memoryview(self._words).cast("B").cast("Q")
+        self.word_address = ctypes.addressof(self._words)
+        #: Wall time (monotonic ns) when the machine went idle; None while
+        #: guest code runs.
+        self._idle_since: int | None = self._start
+        self._depth = 0
         self._virtual = 0
         self._counter = 0
         self._lock = threading.Lock()
-        self.deterministic = deterministic
+        self._deterministic = False
+        #: The machine's event queue (machine/events.py), when there is one:
+        #: delays then run device events that fall due on the way.
+        self.events = None
         #: Called before a delay moves the clocks: a producer holding events
-        #: stamped in the past (native.py) hands them over while their
-        #: conversion to trace time still holds.
+        #: (native.py) hands them over first, so that the ring buffer sees
+        #: records in the order they were made.
         self.before_advance: list[Callable[[], None]] = []
+        self.deterministic = deterministic
+
+    # -- modes -------------------------------------------------------------------
+
+    @property
+    def deterministic(self) -> bool:
+        return self._deterministic
+
+    @deterministic.setter
+    def deterministic(self, on: bool) -> None:
+        self._deterministic = bool(on)
+        if self.events is not None:
+            self.events.rearm()
+        elif on:
+            self.word[1] = NEVER
+
+    @property
+    def running(self) -> bool:
+        """Guest code is running: the clock is virtual (not following wall time)."""
+        return self._idle_since is None
+
+    def run_begin(self) -> int:
+        """Guest code starts: the clock stops following wall time.  Returns
+        the time (on the :meth:`now_ns` scale) the clock must catch up to:
+        the caller runs due events on the way
+        (:meth:`machine.events.EventQueue.advance_to`); nested runs return
+        the current time."""
+        with self._lock:
+            self._depth += 1
+            idle = self._idle_since
+            if idle is None:
+                return self.word[0]
+            self._idle_since = None
+            target = self.word[0] + max(0, time.monotonic_ns() - idle)
+            if self._deterministic:
+                # The machine runs on the det counter, which never follows
+                # wall time; the machine clock catches up on its own.
+                self.word[0] = target
+                return self._virtual
+            # Not moved yet: events that fell due while idle run at their own times.
+            return target
+
+    def run_end(self) -> None:
+        """Guest code stopped: the clock follows wall time until the next run."""
+        with self._lock:
+            self._depth = max(0, self._depth - 1)
+            if self._depth == 0 and self._idle_since is None:
+                self._idle_since = time.monotonic_ns()
+
+    # -- moving the clock ---------------------------------------------------------------
 
     def advance(self, ns: int) -> None:
-        """A delay in driver code: move every clock forward by ``ns``."""
+        """A delay in driver code: move every clock forward by ``ns``
+        (running the device events that fall due on the way, if the machine
+        has an event queue)."""
+        if ns <= 0:
+            return
+        if self.events is not None:
+            self.events.advance(ns)
+        else:
+            self.move(ns)
+
+    def move(self, ns: int) -> None:
+        """Move the machine clock and the det counter forward by ``ns``, with
+        nothing else: the primitive under :meth:`advance` and the event queue."""
+        if ns <= 0:
+            return
         for fn in self.before_advance:
             fn()
         with self._lock:
-            self._skew += ns
+            self.word[0] += ns
             self._virtual += ns
 
+    # -- reading it ------------------------------------------------------------------------
+
     def since_boot_ns(self) -> int:
-        return time.monotonic_ns() - self._start + self._skew
+        """The machine clock: ``local``, ``global``, ``perf``, ``x86-tsc``."""
+        if self._idle_since is None:
+            return self.word[0]
+        with self._lock:
+            idle = self._idle_since
+            if idle is None:
+                return self.word[0]
+            return self.word[0] + max(0, time.monotonic_ns() - idle)
 
-    def boot_offset_ns(self) -> int:
-        """``since_boot_ns() - time.monotonic_ns()``, exactly."""
-        return self._skew - self._start
-
-    def skew_ns(self) -> int:
-        """``monotonic_ns() - time.monotonic_ns()``: the delays so far."""
-        return self._skew
+    def machine_offset_ns(self) -> int:
+        """``monotonic_ns() - since_boot_ns()``: constant."""
+        return self._start
 
     def monotonic_ns(self) -> int:
-        return time.monotonic_ns() + self._skew
+        """``mono``, ``mono_raw``, ``boot``: the machine clock on the host's
+        CLOCK_MONOTONIC scale (equal to it at boot)."""
+        return self.since_boot_ns() + self._start
 
     def virtual_ns(self, tick: bool = True) -> int:
         with self._lock:
@@ -73,6 +182,16 @@ class TimeBase:
             self._counter += 1
             return self._counter
 
+    def now_ns(self) -> int:
+        """The machine's 'now' without moving it (the det counter does not
+        tick): what device events and jiffies are scheduled against."""
+        return self.virtual_ns(tick=False) if self._deterministic else self.since_boot_ns()
+
     def machine_ns(self) -> int:
-        """What the machine's hardware sees as 'now'."""
-        return self.virtual_ns() if self.deterministic else self.since_boot_ns()
+        """What the machine's hardware sees as 'now' (a det reading ticks)."""
+        return self.virtual_ns() if self._deterministic else self.since_boot_ns()
+
+    def set_now(self, t: int) -> None:
+        """Move the machine's 'now' (:meth:`now_ns`) forward to ``t``; both
+        counters move by the same amount.  Nothing if ``t`` is not later."""
+        self.move(t - self.now_ns())
