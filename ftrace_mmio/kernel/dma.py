@@ -6,17 +6,17 @@ the machine's DMA table for that device (machine/dma.py), so a device model
 reaches exactly what the driver mapped, in the direction it mapped it, until
 it is unmapped; anything else is a DMA fault in dmesg.
 
-Masks: a PCI device starts with 32-bit streaming and coherent masks, as the
-PCI core gives it.  A mapping above the streaming mask fails (the kernel's
+Masks live where the kernel keeps them: ``*dev->dma_mask`` (pci_dev.dma_mask)
+and ``dev->coherent_dma_mask``; a PCI device starts with 32 bits in both, as
+the PCI core gives it.  A mapping above the streaming mask fails (the kernel's
 dma_capable(); no swiotlb to bounce through on a small x86 machine) with
 the kernel's one-time "DMA addr ... overflow" warning.  Coherent memory is
 zeroed, page-aligned (to its size's power-of-two order), physically
 contiguous, and taken from the low physical pages so it lies below the
 coherent mask; it is refused (NULL) when it cannot.
 
-The masks live here, keyed by device, until struct device carries them.
-dmam_* allocations and pools are released when the module that made them
-is unloaded (rmmod, or a failed init).
+The managed variants (dmam_alloc_coherent, dmam_pool_create) are guest C
+on devres (kernel/core/dma.c): released after remove() or a failed probe().
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def dma_bit_mask(n: int) -> int:
 
 
 DEFAULT_MASK = dma_bit_mask(32)             # what the PCI core sets for every function
+DEVICE_DMA_MASK_OFF = 40                    # struct device: u64 *dma_mask
+DEVICE_COHERENT_MASK_OFF = 48               # struct device: u64 coherent_dma_mask
 MIN_MASK = dma_bit_mask(24)                 # x86's ZONE_DMA: the smallest mask dma_supported() takes
 
 VMEMMAP_START = 0xFFFF_EA00_0000_0000        # asm/page.h: struct page array, 64 bytes a page
@@ -52,35 +54,25 @@ KIND = {DMA_BIDIRECTIONAL: "bidirectional", DMA_TO_DEVICE: "to device", DMA_FROM
 
 
 @dataclass
-class DeviceDma:
-    """What the DMA API knows of one device."""
-
-    dma_mask: int = DEFAULT_MASK
-    coherent_mask: int = DEFAULT_MASK
-
-
-@dataclass
 class CoherentBuffer:
+    dev: int                # struct device *
     pdev: Any
     phys: int
     size: int               # as asked
     span: int               # pages taken, in bytes
-    managed: bool           # dmam_: released with the module
-    module: str | None
 
 
 @dataclass
 class Pool:
     """A dma_pool: blocks carved from coherent pages, none crossing ``boundary``."""
 
-    va: int                 # the struct dma_pool * the driver holds (a small kmalloc)
+    va: int                 # the struct dma_pool * (a small kmalloc; dev at offset 0 for core/dma.c)
+    dev: int
     pdev: Any
     name: str
     size: int
     boundary: int
     allocation: int
-    managed: bool
-    module: str | None
     pages: list[int] = field(default_factory=list)      # cpu addresses of coherent chunks
     free: list[int] = field(default_factory=list)       # free block cpu addresses
     used: set[int] = field(default_factory=set)
@@ -93,26 +85,26 @@ class Dma(Subsystem):
 
     def __init__(self, api) -> None:
         super().__init__(api)
-        self._devices: dict[int, DeviceDma] = {}                 # id(PciDevice) -> state
         self._coherent: dict[int, CoherentBuffer] = {}           # cpu address -> buffer
         self._pools: dict[int, Pool] = {}                        # struct dma_pool * -> pool
         self._overflow_warned = False
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def state(self, pdev: Any) -> DeviceDma:
-        st = self._devices.get(id(pdev))
-        if st is None:
-            st = self._devices[id(pdev)] = DeviceDma()
-        return st
+    def dma_mask(self, dev: int) -> int:
+        """``*dev->dma_mask``, 0 when the device has no mask pointer."""
+        ptr = self.mm.read_uint(dev + DEVICE_DMA_MASK_OFF, 8)
+        return self.mm.read_uint(ptr, 8) if ptr else 0
+
+    def coherent_mask(self, dev: int) -> int:
+        return self.mm.read_uint(dev + DEVICE_COHERENT_MASK_OFF, 8)
 
     def _pdev(self, dev_va: int):
         return self.api.pci.device_of(dev_va) if dev_va else None
 
-    def _prefix(self, pdev: Any) -> str:
-        bus, devfn = pdev.slot
-        driver = getattr(pdev, "driver", None) or "pci"
-        return f"{driver} 0000:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}"
+    def _prefix(self, dev: int) -> str:
+        """``driver 0000:00:01.0``, as dev_printk shows a device."""
+        return self.api.device.prefix(dev).removesuffix(": ")
 
     def _no_device(self, fn: str, dev_va: int) -> None:
         self.machine.log.log(4, f"{fn}: {dev_va:#x} is not the struct device of a PCI device; "
@@ -129,47 +121,43 @@ class Dma(Subsystem):
             self._bug(f"{fn}: invalid DMA direction {direction}")
         return direction
 
-    def _debug(self, pdev: Any, what: str, addr: int, size: int) -> None:
+    def _debug(self, dev: int, what: str, addr: int, size: int) -> None:
         """A line in the format of the kernel's DMA-API debugging checks."""
-        self.machine.log.log(3, f"DMA-API: {self._prefix(pdev)}: device driver tries to {what} "
+        self.machine.log.log(3, f"DMA-API: {self._prefix(dev)}: device driver tries to {what} "
                                 f"[device address={addr:#018x}] [size={size} bytes]")
 
-    def _module(self) -> str | None:
-        mod = self.machine.current_module
-        return mod.name if mod is not None else None
-
-    def _capable(self, pdev: Any, fn: str, bus: int, size: int) -> bool:
+    def _capable(self, dev: int, fn: str, bus: int, size: int) -> bool:
         """dma_capable(): the whole range under the streaming mask; the
         kernel's one-time warning when not."""
-        mask = self.state(pdev).dma_mask
+        mask = self.dma_mask(dev)
         if bus + max(size, 1) - 1 <= mask:
             return True
         if not self._overflow_warned:
             self._overflow_warned = True
             log = self.machine.log
             log.log(4, "------------[ cut here ]------------")
-            log.log(4, f"{self._prefix(pdev)}: DMA addr {bus:#018x}+{size} overflow "
+            log.log(4, f"{self._prefix(dev)}: DMA addr {bus:#018x}+{size} overflow "
                        f"(mask {mask:x}, bus limit 0).")
             log.log(4, f"WARNING: CPU: 0 PID: 1 at kernel/dma/direct.h:103 "
                        f"{self.machine.symbolize(self.api.exports[fn])}")
             log.log(4, "---[ end trace 0000000000000000 ]---")
         return False
 
-    def _map(self, pdev: Any, fn: str, phys: int, size: int, direction: int, kind: str) -> int:
+    def _map(self, dev: int, pdev: Any, fn: str, phys: int, size: int, direction: int, kind: str) -> int:
         bus = phys                               # direct mapping
-        if not self._capable(pdev, fn, bus, size):
+        if not self._capable(dev, fn, bus, size):
             return DMA_MAPPING_ERROR
         self.machine.dma.map(pdev, bus, phys, size, kind=kind,
                              device_reads=direction in (DMA_BIDIRECTIONAL, DMA_TO_DEVICE),
                              device_writes=direction in (DMA_BIDIRECTIONAL, DMA_FROM_DEVICE))
         return bus
 
-    def _unmap(self, pdev: Any, bus: int, size: int) -> None:
+    def _unmap(self, dev: int, pdev: Any, bus: int, size: int) -> None:
         if self.machine.dma.unmap(pdev, bus, size) is None:
             if self.machine.dma.unmap(pdev, bus) is None:
-                self._debug(pdev, "free DMA memory it has not allocated", bus, size)
+                self._debug(dev, "free DMA memory it has not allocated", bus, size)
             else:
-                self._debug(pdev, "free DMA memory with a different size than it was mapped", bus, size)
+                self._debug(dev, "free DMA memory with a different size than it was mapped", bus, size)
 
     def _ram_phys(self, va: int, size: int) -> int | None:
         """Physical address of a direct-map range, or None."""
@@ -189,37 +177,29 @@ class Dma(Subsystem):
 
     @export(nargs=2)
     def dma_set_mask(self, dev: int, mask: int) -> int:
-        pdev = self._pdev(dev)
-        if pdev is None or mask < MIN_MASK:
+        """-EIO below 24 bits (dma_supported() on x86) or without a mask pointer."""
+        ptr = self.mm.read_uint(dev + DEVICE_DMA_MASK_OFF, 8) if self._pdev(dev) is not None else 0
+        if not ptr or mask < MIN_MASK:
             return -errno.EIO
-        self.state(pdev).dma_mask = mask
+        self.mm.write_uint(ptr, 8, mask)
         return 0
 
     @export(nargs=2)
     def dma_set_coherent_mask(self, dev: int, mask: int) -> int:
-        pdev = self._pdev(dev)
-        if pdev is None or mask < MIN_MASK:
+        if self._pdev(dev) is None or mask < MIN_MASK:
             return -errno.EIO
-        self.state(pdev).coherent_mask = mask
+        self.mm.write_uint(dev + DEVICE_COHERENT_MASK_OFF, 8, mask)
         return 0
-
-    @export(nargs=1)
-    def dma_get_mask(self, dev: int) -> int:
-        pdev = self._pdev(dev)
-        return self.state(pdev).dma_mask if pdev is not None else DEFAULT_MASK
 
     # ---- coherent memory -------------------------------------------------------------------
 
-    def _alloc(self, fn: str, dev: int, size: int, handle: int, managed: bool) -> int:
+    def alloc_coherent(self, dev: int, fn: str, size: int, handle: int = 0) -> int:
+        """Coherent memory for the device at ``dev``: its cpu address (0 if
+        none), the bus address written to ``handle`` when given."""
         pdev = self._pdev(dev)
         if pdev is None:
             self._no_device(fn, dev)
             return 0
-        return self.alloc_coherent(pdev, fn, size, handle, managed)
-
-    def alloc_coherent(self, pdev: Any, fn: str, size: int, handle: int = 0, managed: bool = False) -> int:
-        """Coherent memory for ``pdev``: its cpu address (0 if none), the
-        bus address written to ``handle`` when given."""
         if size == 0:
             return 0
         span = (size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
@@ -228,32 +208,30 @@ class Dma(Subsystem):
         pa = frames.alloc(span, max(PAGE_SIZE, order_bytes))
         if pa is None:
             return 0
-        if pa + size - 1 > self.state(pdev).coherent_mask:
+        if pa + size - 1 > self.coherent_mask(dev):
             frames.free(pa)
-            self.machine.log.log(4, f"{self._prefix(pdev)}: {fn}: no memory below the coherent "
-                                    f"mask {self.state(pdev).coherent_mask:#x} for {size} bytes")
+            self.machine.log.log(4, f"{self._prefix(dev)}: {fn}: no memory below the coherent "
+                                    f"mask {self.coherent_mask(dev):#x} for {size} bytes")
             return 0
         self.cpu.write_phys(pa, bytes(span))              # the API returns zeroed memory
         va = DIRECT_MAP + pa
         self.machine.dma.map(pdev, pa, pa, size, device_reads=True, device_writes=True, kind="coherent")
-        self._coherent[va] = CoherentBuffer(pdev, pa, size, span, managed, self._module())
+        self._coherent[va] = CoherentBuffer(dev, pdev, pa, size, span)
         if handle:
             self.mm.write_uint(handle, 8, pa)
         return va
 
-    def _free(self, fn: str, dev: int, size: int, cpu_addr: int, handle: int, managed: bool) -> None:
+    def free_coherent(self, dev: int, fn: str, size: int, cpu_addr: int, handle: int) -> None:
         pdev = self._pdev(dev)
         if pdev is None:
             self._no_device(fn, dev)
             return
         buf = self._coherent.get(cpu_addr)
         if buf is None or buf.pdev is not pdev or buf.phys != handle:
-            self._debug(pdev, "free DMA memory it has not allocated", handle, size)
+            self._debug(dev, "free DMA memory it has not allocated", handle, size)
             return
-        if buf.managed != managed:
-            what = "dmam_free_coherent" if managed else "dma_free_coherent"
-            self.machine.log.log(4, f"{self._prefix(pdev)}: {what} on a buffer from "
-                                    f"{'dma_alloc_coherent' if managed else 'dmam_alloc_coherent'}")
+        if buf.size != size:
+            self._debug(dev, "free DMA memory with a different size than it was allocated", handle, size)
         self._release(cpu_addr)
 
     def _release(self, cpu_addr: int) -> None:
@@ -263,19 +241,11 @@ class Dma(Subsystem):
 
     @export(nargs=5)
     def dma_alloc_attrs(self, dev: int, size: int, handle: int, gfp: int, attrs: int) -> int:
-        return self._alloc("dma_alloc_attrs", dev, size, handle, managed=False)
+        return self.alloc_coherent(dev, "dma_alloc_attrs", size, handle)
 
     @export(nargs=5)
     def dma_free_attrs(self, dev: int, size: int, cpu_addr: int, handle: int, attrs: int) -> None:
-        self._free("dma_free_attrs", dev, size, cpu_addr, handle, managed=False)
-
-    @export(nargs=5)
-    def dmam_alloc_attrs(self, dev: int, size: int, handle: int, gfp: int, attrs: int) -> int:
-        return self._alloc("dmam_alloc_attrs", dev, size, handle, managed=True)
-
-    @export(nargs=4)
-    def dmam_free_coherent(self, dev: int, size: int, cpu_addr: int, handle: int) -> None:
-        self._free("dmam_free_coherent", dev, size, cpu_addr, handle, managed=True)
+        self.free_coherent(dev, "dma_free_attrs", size, cpu_addr, handle)
 
     def coherent_buffers(self) -> list[CoherentBuffer]:
         return list(self._coherent.values())
@@ -291,17 +261,18 @@ class Dma(Subsystem):
             return DMA_MAPPING_ERROR
         pa = self._ram_phys(ptr, size)
         if pa is None:
-            self.machine.log.log(4, f"{self._prefix(pdev)}: dma_map_single: {ptr:#x} is not in the "
+            self.machine.log.log(4, f"{self._prefix(dev)}: dma_map_single: {ptr:#x} is not in the "
                                     "direct map (stack, vmalloc and module memory cannot be DMA-mapped)")
             return DMA_MAPPING_ERROR
-        return self._map(pdev, "dma_map_single_attrs", pa, size, direction, "single")
+        # The kernel's dma_map_single is an inline around dma_map_page_attrs.
+        return self._map(dev, pdev, "dma_map_page_attrs", pa, size, direction, "single")
 
     @export(nargs=5)
     def dma_unmap_single_attrs(self, dev: int, addr: int, size: int, direction: int, attrs: int) -> None:
         self._check_dir("dma_unmap_single", direction)
         pdev = self._pdev(dev)
         if pdev is not None:
-            self._unmap(pdev, addr, size)
+            self._unmap(dev, pdev, addr, size)
 
     @export(nargs=6)
     def dma_map_page_attrs(self, dev: int, page: int, offset: int, size: int, direction: int,
@@ -313,17 +284,17 @@ class Dma(Subsystem):
             return DMA_MAPPING_ERROR
         base = self._page_phys(page)
         if base is None or base + offset + size > self.mm.ram_size:
-            self.machine.log.log(4, f"{self._prefix(pdev)}: dma_map_page: {page:#x}+{offset:#x} "
+            self.machine.log.log(4, f"{self._prefix(dev)}: dma_map_page: {page:#x}+{offset:#x} "
                                     "is not a page of RAM")
             return DMA_MAPPING_ERROR
-        return self._map(pdev, "dma_map_page_attrs", base + offset, size, direction, "page")
+        return self._map(dev, pdev, "dma_map_page_attrs", base + offset, size, direction, "page")
 
     @export(nargs=5)
     def dma_unmap_page_attrs(self, dev: int, addr: int, size: int, direction: int, attrs: int) -> None:
         self._check_dir("dma_unmap_page", direction)
         pdev = self._pdev(dev)
         if pdev is not None:
-            self._unmap(pdev, addr, size)
+            self._unmap(dev, pdev, addr, size)
 
     def _sg_entries(self, sg: int, nents: int):
         """(address, page_link, offset, length) of the first ``nents`` entries,
@@ -358,7 +329,7 @@ class Dma(Subsystem):
             base = self._page_phys(link & ~(SG_CHAIN | SG_END))
             bus = DMA_MAPPING_ERROR
             if base is not None and base + offset + length <= self.mm.ram_size:
-                bus = self._map(pdev, "dma_map_sg_attrs", base + offset, length, direction, "sg")
+                bus = self._map(dev, pdev, "dma_map_sg_attrs", base + offset, length, direction, "sg")
             if bus == DMA_MAPPING_ERROR:
                 for b, n in done:
                     self.machine.dma.unmap(pdev, b, n)
@@ -375,7 +346,7 @@ class Dma(Subsystem):
         if pdev is None:
             return
         for ent, _link, _offset, length in self._sg_entries(sg, _s32(nents)):
-            self._unmap(pdev, self.mm.read_uint(ent + SG_DMA_ADDRESS_OFF, 8), length)
+            self._unmap(dev, pdev, self.mm.read_uint(ent + SG_DMA_ADDRESS_OFF, 8), length)
 
     # ---- sync: x86 is cache-coherent, so only the checks remain -------------------------------
 
@@ -387,7 +358,7 @@ class Dma(Subsystem):
         for m in self.machine.dma.mappings(pdev):
             if m.bus <= addr and addr + size <= m.end:
                 return
-        self._debug(pdev, "sync DMA memory it has not allocated", addr, size)
+        self._debug(dev, "sync DMA memory it has not allocated", addr, size)
 
     @export(nargs=4)
     def dma_sync_single_for_cpu(self, dev: int, addr: int, size: int, direction: int) -> None:
@@ -411,7 +382,8 @@ class Dma(Subsystem):
 
     # ---- pools ---------------------------------------------------------------------------------
 
-    def _pool_create(self, name: int, dev: int, size: int, align: int, boundary: int, managed: bool) -> int:
+    @export(nargs=5)
+    def dma_pool_create(self, name: int, dev: int, size: int, align: int, boundary: int) -> int:
         pdev = self._pdev(dev)
         if pdev is None:
             self._no_device("dma_pool_create", dev)
@@ -428,22 +400,14 @@ class Dma(Subsystem):
         if not va:
             return 0
         text = self.mm.read_cstring(name, 32).decode("utf-8", "replace") if name else ""
-        self._pools[va] = Pool(va, pdev, text, size, min(boundary, allocation), allocation, managed,
-                               self._module())
+        self.mm.write(va, dev.to_bytes(8, "little") + bytes(56))
+        self._pools[va] = Pool(va, dev, pdev, text, size, min(boundary, allocation), allocation)
         return va
-
-    @export(nargs=5)
-    def dma_pool_create(self, name: int, dev: int, size: int, align: int, boundary: int) -> int:
-        return self._pool_create(name, dev, size, align, boundary, managed=False)
-
-    @export(nargs=5)
-    def dmam_pool_create(self, name: int, dev: int, size: int, align: int, boundary: int) -> int:
-        return self._pool_create(name, dev, size, align, boundary, managed=True)
 
     def _pool_destroy(self, pool: Pool) -> None:
         del self._pools[pool.va]
         if pool.used:
-            self.machine.log.log(3, f"{self._prefix(pool.pdev)}: dma_pool_destroy {pool.name} busy")
+            self.machine.log.log(3, f"{self._prefix(pool.dev)}: dma_pool_destroy {pool.name} busy")
         for page in pool.pages:
             self._release(page)
         self.mm.kfree(pool.va)
@@ -454,17 +418,13 @@ class Dma(Subsystem):
         if pool is not None:
             self._pool_destroy(pool)
 
-    @export(nargs=1)
-    def dmam_pool_destroy(self, pool_va: int) -> None:
-        self.dma_pool_destroy(pool_va)
-
     @export(nargs=3)
     def dma_pool_alloc(self, pool_va: int, gfp: int, handle: int) -> int:
         pool = self._pools.get(pool_va)
         if pool is None:
             self._bug(f"dma_pool_alloc: {pool_va:#x} is not a dma_pool")
         if not pool.free:
-            page = self.alloc_coherent(pool.pdev, "dma_pool_alloc", pool.allocation)
+            page = self.alloc_coherent(pool.dev, "dma_pool_alloc", pool.allocation)
             if not page:
                 return 0
             pool.pages.append(page)
@@ -488,19 +448,8 @@ class Dma(Subsystem):
     def dma_pool_free(self, pool_va: int, vaddr: int, addr: int) -> None:
         pool = self._pools.get(pool_va)
         if pool is None or vaddr not in pool.used or addr != vaddr - DIRECT_MAP:
-            pdev = pool.pdev if pool is not None else None
-            if pdev is not None:
-                self._debug(pdev, "free DMA memory it has not allocated", addr, pool.size)
+            if pool is not None:
+                self._debug(pool.dev, "free DMA memory it has not allocated", addr, pool.size)
             return
         pool.used.discard(vaddr)
         pool.free.append(vaddr)
-
-    # ---- module lifetime ------------------------------------------------------------------------
-
-    def module_unloaded(self, module: Any) -> None:
-        """Release the module's managed (dmam_) buffers and pools, newest first."""
-        name = getattr(module, "name", None)
-        for pool in [p for p in self._pools.values() if p.managed and p.module == name][::-1]:
-            self._pool_destroy(pool)
-        for va in [va for va, b in self._coherent.items() if b.managed and b.module == name][::-1]:
-            self._release(va)

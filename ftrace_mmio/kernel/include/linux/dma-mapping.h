@@ -32,9 +32,18 @@
 
 #define DMA_BIT_MASK(n)	(((n) == 64) ? ~0ULL : ((1ULL << (n)) - 1))
 
+/* The masks live in struct device: *dev->dma_mask (pci_dev.dma_mask for a
+ * PCI device) and dev->coherent_dma_mask; both 32 bits to begin with.
+ * Masks below 24 bits are refused with -EIO, as on x86. */
 int dma_set_mask(struct device *dev, u64 mask);
 int dma_set_coherent_mask(struct device *dev, u64 mask);
-u64 dma_get_mask(struct device *dev);
+
+static inline u64 dma_get_mask(struct device *dev)
+{
+	if (dev->dma_mask && *dev->dma_mask)
+		return *dev->dma_mask;
+	return DMA_BIT_MASK(32);
+}
 
 static inline int dma_set_mask_and_coherent(struct device *dev, u64 mask)
 {
