@@ -155,21 +155,105 @@ def running_mounts(clean: bool = True) -> list[MountEntry]:
     return entries
 
 
+#: Names the mount for commands run without --mount (after the current directory).
+MOUNT_ENV = "FTRACE_MMIO_MOUNT"
+
+
+def _cwd() -> str | None:
+    try:
+        return os.path.realpath(os.getcwd())
+    except OSError:  # a deleted directory, or a dead FUSE mount
+        return None
+
+
+def mount_of_cwd(entries: list[MountEntry], cwd: str | None = None) -> MountEntry | None:
+    """The running mount the current directory is in (the innermost), if any."""
+    cwd = _cwd() if cwd is None else cwd
+    if cwd is None:
+        return None
+    best: MountEntry | None = None
+    for entry in entries:
+        point = os.path.realpath(entry.mountpoint)
+        if (cwd == point or cwd.startswith(point.rstrip("/") + "/")) and (
+                best is None or len(point) > len(os.path.realpath(best.mountpoint))):
+            best = entry
+    return best
+
+
 def find_mount(mount: str | None = None) -> MountEntry:
-    """The mount named by its mount point, or the only one running."""
+    """The mount a command acts on.
+
+    ``mount`` (``--mount``) names it by its mount point. Without it: the mount
+    the current directory is in, then ``$FTRACE_MMIO_MOUNT``, then the only
+    one running; with several and none of these, refuse and list them.
+    """
     entries = running_mounts()
+    if mount is None:
+        here = mount_of_cwd(entries)
+        if here is not None:
+            return here
+        mount = os.environ.get(MOUNT_ENV) or None
+        named_by = f"${MOUNT_ENV}"
+    else:
+        named_by = "--mount"
     if mount is not None:
         want = os.path.realpath(mount)
         for entry in entries:
             if os.path.realpath(entry.mountpoint) == want:
                 return entry
-        raise ControlError(errno.ENOENT, f"no ftrace-mmio mount at {mount} (see: ftrace-mmio mount --help)")
+        raise ControlError(errno.ENOENT, f"no ftrace-mmio mount at {mount} ({named_by}; "
+                                         "see: ftrace-mmio mounts, ftrace-mmio mount --help)")
     if not entries:
         raise ControlError(errno.ENOENT, "no ftrace-mmio mount is running; start one: ftrace-mmio mount DIR")
     if len(entries) > 1:
         where = ", ".join(e.mountpoint for e in entries)
-        raise ControlError(errno.EINVAL, f"several ftrace-mmio mounts are running ({where}); name one with --mount")
+        raise ControlError(errno.EINVAL, f"several ftrace-mmio mounts are running ({where}); name one with "
+                                         f"--mount, set ${MOUNT_ENV}, or run from inside the mount")
     return entries[0]
+
+
+def dead_mounts(exclude: list[MountEntry] | None = None) -> list[str]:
+    """Mount points of this user's ftrace-mmio mounts whose daemon is gone.
+
+    /proc/mounts still lists them (until ``ftrace-mmio umount``); every access
+    fails with ENOTCONN. Found from /proc/mounts, not the registry, so a
+    daemon killed with -9 (which never unregistered) is seen too.
+    """
+    live = {os.path.realpath(e.mountpoint) for e in (exclude or [])}
+    found = []
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 4 or parts[0] != "ftrace-mmio" or parts[2] != "fuse.tracefs":
+            continue
+        if f"user_id={os.getuid()}" not in parts[3].split(","):
+            continue
+        point = _unescape_mount_field(parts[1])
+        if point in live or point in found:
+            continue
+        try:
+            os.statvfs(point)   # statfs always reaches the daemon (stat may be cached)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTCONN, errno.ECONNABORTED):
+                found.append(point)
+    return found
+
+
+def _unescape_mount_field(field: str) -> str:
+    # /proc/mounts writes space, tab, newline and backslash as \ooo.
+    out, i = [], 0
+    while i < len(field):
+        code = field[i + 1:i + 4]
+        if field[i] == "\\" and len(code) == 3 and code.isdigit():
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def test_chosen_records_for_a_parser(tracefs: FakeTracefs) -> None:
     assert re.fullmatch(r"W 4 \d+\.\d{6} 7 0xfd000010 0xcafe 0xffffffffa0001234 0", lines[1]), lines[1]
     assert re.fullmatch(r"R 1 \d+\.\d{6} 7 0xfd000014 0x5 0x0 0", lines[2]), lines[2]
     assert re.fullmatch(r"MARK \d+\.\d{6} my tool sees this", lines[3]), lines[3]
-    assert re.fullmatch(r"UNMAP \d+\.\d{6} 7 0", lines[4]), lines[4]
+    assert re.fullmatch(r"UNMAP \d+\.\d{6} 7 0x0 0", lines[4]), lines[4]
 
 
 def test_records_need_mmiotrace(tracefs: FakeTracefs) -> None:

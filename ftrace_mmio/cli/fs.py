@@ -292,6 +292,14 @@ def unmount(path: str, lazy: bool = False) -> None:
         if "busy" in message.lower():
             message += "\n(a process still has a file open there; stop it, or use: ftrace-mmio umount --lazy)"
         raise CliError(message)
+    if pid is not None and lazy and not dead:
+        # Detached, but a daemon keeps serving the files still open (a reader
+        # blocked in trace_pipe would wait for data forever): end it now. Its
+        # blocked reads then return at once (EINTR) and it exits.
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     if pid is not None and not _wait_gone(pid, STOP_TIMEOUT):
         # Unmounted but not exiting (a reader it still serves after a lazy
         # detach): ask it to finish.
@@ -313,12 +321,16 @@ def cmd_umount(args: argparse.Namespace) -> int:
 
 
 def cmd_mounts(args: argparse.Namespace) -> int:
-    from ftrace_mmio.control import running_mounts
+    from ftrace_mmio.control import dead_mounts, running_mounts
 
     entries = running_mounts()
     for entry in entries:
         print(f"{entry.mountpoint}\tpid {entry.pid}\t{entry.socket}")
-    if not entries:
+    dead = dead_mounts(exclude=entries)
+    for point in dead:
+        print(f"{point}\tdead\tdaemon gone (Transport endpoint is not connected); "
+              f"clean up: ftrace-mmio umount {point}")
+    if not entries and not dead:
         print("no ftrace-mmio mounts running", file=sys.stderr)
     return 0
 
@@ -366,12 +378,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("dir", metavar="DIR", help="the mount point")
     p.add_argument("--lazy", action="store_true",
-                   help="detach even while files are open (fusermount -uz)")
+                   help="detach even while files are open (fusermount -uz) and stop the daemon at once: "
+                        "blocked readers get EINTR")
     p.set_defaults(func=cmd_umount)
 
     p = subparsers.add_parser(
         "mounts", help="list running ftrace-mmio mounts", formatter_class=fmt,
-        description="List the mounts whose daemons are running (mount point, pid, control socket).",
+        description="List the mounts whose daemons are running (mount point, pid, control socket), "
+                    "then this user's mounts whose daemon died (\"dead\": still in /proc/mounts, "
+                    "every access fails; ftrace-mmio umount cleans them up).",
         epilog="example:\n  ftrace-mmio mounts",
     )
     p.set_defaults(func=cmd_mounts)
