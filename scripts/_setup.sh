@@ -1,6 +1,7 @@
 # Shared set-up for ./scripts/demo and ./scripts/test: sourced, not run.
 # Makes .venv if missing, installs the Debian packages FUSE needs when they are
-# missing (apt-get, as root), and installs the project into the venv.
+# missing (apt-get, as root; with "test": busybox and trace-cmd too), and
+# installs the project into the venv.
 # Usage: source scripts/_setup.sh [test]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,6 +11,13 @@ need_debs=()
 [ -e /usr/lib/x86_64-linux-gnu/libfuse.so.2 ] || ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || need_debs+=(libfuse2)
 command -v fusermount >/dev/null 2>&1 || command -v fusermount3 >/dev/null 2>&1 || need_debs+=(fuse3)
 command -v gcc >/dev/null 2>&1 || need_debs+=(gcc)
+if [ "${1:-}" = test ]; then
+    # What the tests drive the mount with, besides coreutils: busybox (cat,
+    # head, tail, dd as embedded systems have them) and trace-cmd. Under CI
+    # the tests that need them fail rather than skip when they are missing.
+    command -v busybox >/dev/null 2>&1 || need_debs+=(busybox)
+    command -v trace-cmd >/dev/null 2>&1 || need_debs+=(trace-cmd)
+fi
 if [ ${#need_debs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing Debian packages: ${need_debs[*]}" >&2
