@@ -459,6 +459,9 @@ class Cpu:
         #: The Python exception dispatch as a C function pointer, for a C hook
         #: put in front of it (:meth:`route_exceptions`) to pass exceptions on.
         self.exception_hook_address: int = ctypes.cast(self._intr_cfunc, ctypes.c_void_p).value
+        #: Where in/out go (machine/ioport.py's IoPorts; the machine sets
+        #: it).  None: a port instruction stops the run as not emulated.
+        self.ports = None
         self._add_raw_hook(ucc.UC_HOOK_INSN, _HOOK_IN_CFUNC(self._on_in), extra=x86.UC_X86_INS_IN)
         self._add_raw_hook(ucc.UC_HOOK_INSN, _HOOK_OUT_CFUNC(self._on_out), extra=x86.UC_X86_INS_OUT)
         self._add_raw_hook(ucc.UC_HOOK_INSN, _HOOK_INSN_CFUNC(self._on_syscall), extra=x86.UC_X86_INS_SYSCALL)
@@ -743,11 +746,25 @@ class Cpu:
             self.stop(self._internal_error(exc))
 
     def _on_in(self, _uch, port: int, size: int, _ud) -> int:
+        ports = self.ports
+        if ports is not None:
+            try:
+                return ports.read(port, size)
+            except BaseException as exc:  # noqa: BLE001 - must not escape into C
+                self.stop(self._internal_error(exc))
+                return 0xFFFF_FFFF
         self.stop(Stop("port io", f"port I/O: in from port {port:#x} is not emulated",
                        [f"BUG: port I/O (in, {size} bytes from port {port:#x}) is not emulated"]))
         return 0xFFFF_FFFF
 
     def _on_out(self, _uch, port: int, size: int, value: int, _ud) -> None:
+        ports = self.ports
+        if ports is not None:
+            try:
+                ports.write(port, size, value)
+            except BaseException as exc:  # noqa: BLE001 - must not escape into C
+                self.stop(self._internal_error(exc))
+            return
         self.stop(Stop("port io", f"port I/O: out to port {port:#x} is not emulated",
                        [f"BUG: port I/O (out, {size} bytes {value:#x} to port {port:#x}) is not emulated"]))
 

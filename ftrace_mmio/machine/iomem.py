@@ -81,6 +81,26 @@ class Region(Protocol):
 
 IoObserver = Callable[[str, int, int, int, int], None]
 
+#: An unclaimed physical address is served by claiming the aligned window of
+#: this size around it (clipped to its neighbours): one dmesg line per window.
+UNCLAIMED_WINDOW = 1 << 20
+
+
+class UnclaimedRegion:
+    """Physical addresses no device decodes: PCI's master abort.  Reads
+    return all ones, writes are dropped; nothing is remembered."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def read(self, offset: int, width: int) -> int:
+        return (1 << (8 * width)) - 1
+
+    peek = read
+
+    def write(self, offset: int, width: int, value: int) -> None:
+        pass
+
 
 @dataclass
 class _Mapped:
@@ -119,6 +139,16 @@ class IoMem:
         self._prot_cb = HOOK_MEM_INVALID_CFUNC(self._on_prot)
         self._hooks: list[int] = []
         self._keep: list[object] = []
+        #: Kernel log for the one line per unclaimed window (the machine sets it).
+        self.log: Callable[[int, str], None] | None = None
+        # Unclaimed addresses: unicorn reports an access to physical memory
+        # nothing maps as READ/WRITE_UNMAPPED (physical address, as for the
+        # PROT hooks).  The hook claims a window there (UnclaimedRegion) and
+        # lets the access retry through the normal device path, so it is
+        # traced and timed like any device access.  Unbounded, but it only
+        # runs on a failed lookup: RAM accesses do not pay for it.
+        self._unmapped_cb = HOOK_MEM_INVALID_CFUNC(self._on_unmapped)
+        cpu.add_raw_hook(ucc.UC_HOOK_MEM_READ_UNMAPPED | ucc.UC_HOOK_MEM_WRITE_UNMAPPED, self._unmapped_cb)
 
     # ---- set-up --------------------------------------------------------------
 
@@ -177,6 +207,44 @@ class IoMem:
                 self._last = r
                 return r
         return None
+
+    # ---- unclaimed physical addresses -------------------------------------------------
+
+    def _on_unmapped(self, _uch, access: int, addr: int, size: int, value: int, _ud) -> bool:
+        try:
+            window = self._unclaimed_window(addr)
+            if window is None:
+                return False            # RAM or already claimed: not ours to explain
+            start, length = window
+            self.map_region(start, length, UnclaimedRegion(length), name="unclaimed")
+            if self.log is not None:
+                what = "read from" if access == ucc.UC_MEM_READ_UNMAPPED else "write to"
+                self.log(4, f"unclaimed physical address {addr:#x} ({what}): no device decodes "
+                            f"[mem {start:#018x}-{start + length - 1:#018x}], "
+                            "reads return all ones, writes are dropped")
+            return True
+        except BaseException as exc:  # noqa: BLE001 - must not escape into C
+            self.cpu.stop(Stop("internal error", f"unclaimed access failed: {exc!r}",
+                               [f"BUG: serving unclaimed address {addr:#x} failed: {exc!r}"],
+                               detail="".join(traceback.format_exception(exc))))
+            return False
+
+    def _unclaimed_window(self, addr: int) -> tuple[int, int] | None:
+        """The page-aligned range to claim around ``addr``: its
+        UNCLAIMED_WINDOW-aligned window, clipped to RAM and mapped regions."""
+        if addr < self.cpu.ram_size or self._lookup(addr) is not None:
+            return None
+        lo = max(addr & ~(UNCLAIMED_WINDOW - 1), self.cpu.ram_size)
+        hi = (addr | (UNCLAIMED_WINDOW - 1)) + 1
+        for r in self._regions:
+            end = r.start + r.size
+            if end <= addr:
+                lo = max(lo, end)
+            elif r.start > addr:
+                hi = min(hi, r.start)
+        lo &= ~(PAGE_SIZE - 1)
+        hi = (hi + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        return lo, hi - lo
 
     # ---- the access path -----------------------------------------------------------
 

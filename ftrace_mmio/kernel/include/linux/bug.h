@@ -6,6 +6,7 @@
 #include <linux/compiler.h>
 #include <linux/types.h>
 #include <linux/printk.h>
+#include <linux/build_bug.h>
 
 void __bug_at(const char *file, int line) __noreturn;
 void __warn_at(const char *file, int line);
@@ -37,6 +38,16 @@ void __warn_at(const char *file, int line);
 	unlikely(__warn_cond); \
 })
 
-#define BUILD_BUG_ON(cond) _Static_assert(!(cond), "BUILD_BUG_ON(" #cond ")")
+#define WARN_ONCE(cond, fmt, ...) ({ \
+	static bool __warned_once; \
+	int __warn_cond = !!(cond); \
+	if (unlikely(__warn_cond && !__warned_once)) { \
+		__warned_once = true; \
+		printk(KERN_WARNING fmt, ##__VA_ARGS__); \
+		__warn_at(__FILE__, __LINE__); \
+	} \
+	unlikely(__warn_cond); \
+})
+#define WARN_ON_SMP(cond) WARN_ON(cond)
 
 #endif

@@ -12,5 +12,13 @@
 #define __initconst
 #define __devinit
 #define __devexit
+#define __initdata_or_module
+#define __init_or_module
+#define __meminit
+#define __ref
+#define __refdata
+#define __refconst
+#define __exit_p(x) x
+#define __devexit_p(x) x
 
 #endif

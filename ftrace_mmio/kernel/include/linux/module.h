@@ -3,12 +3,36 @@
 #ifndef _LINUX_MODULE_H
 #define _LINUX_MODULE_H
 
+/* What the kernel's module.h brings in, directly or through its own
+ * includes (kobject, srcu, kmod ...): drivers rely on getting these from it. */
 #include <linux/compiler.h>
-#include <linux/init.h>
 #include <linux/types.h>
+#include <linux/stat.h>
+#include <linux/cache.h>
+#include <linux/init.h>
+#include <linux/stringify.h>
 #include <linux/kernel.h>
 #include <linux/moduleparam.h>
 #include <linux/export.h>
+#include <linux/err.h>
+#include <linux/errno.h>
+#include <linux/gfp.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/timekeeping.h>
+#include <linux/list.h>
+#include <linux/atomic.h>
+#include <linux/spinlock.h>
+#include <linux/mutex.h>
+#if __has_include(<linux/wait.h>)
+#include <linux/wait.h>
+#endif
+#if __has_include(<linux/workqueue.h>)
+#include <linux/workqueue.h>
+#endif
+#if __has_include(<linux/timer.h>)
+#include <linux/timer.h>
+#endif
 
 struct module;
 #define THIS_MODULE ((struct module *)0)

@@ -1,5 +1,8 @@
-#ifndef _LINUX_SIZES_H
-#define _LINUX_SIZES_H
+/* Power-of-two sizes by name. */
+#ifndef __LINUX_SIZES_H__
+#define __LINUX_SIZES_H__
+
+#include <linux/const.h>
 
 #define SZ_1 0x00000001
 #define SZ_2 0x00000002
@@ -30,5 +33,13 @@
 #define SZ_64M 0x04000000
 #define SZ_128M 0x08000000
 #define SZ_256M 0x10000000
+#define SZ_512M 0x20000000
+#define SZ_1G 0x40000000
+#define SZ_2G 0x80000000
+#define SZ_4G _AC(0x100000000, ULL)
+#define SZ_8G _AC(0x200000000, ULL)
+#define SZ_16G _AC(0x400000000, ULL)
+#define SZ_32G _AC(0x800000000, ULL)
+#define SZ_64T _AC(0x400000000000, ULL)
 
 #endif

@@ -1,0 +1,8 @@
+#ifndef __ASM_X86_BITSPERLONG_H
+#define __ASM_X86_BITSPERLONG_H
+
+#define BITS_PER_LONG 64
+#define __BITS_PER_LONG 64
+#define BITS_PER_LONG_LONG 64
+
+#endif

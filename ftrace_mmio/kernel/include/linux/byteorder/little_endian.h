@@ -1,0 +1,74 @@
+/* CPU <-> fixed-endian conversions on a little-endian CPU (x86): the le
+ * forms are casts, the be forms swap.  The p forms read through a pointer,
+ * the s forms convert in place. */
+#ifndef _LINUX_BYTEORDER_LITTLE_ENDIAN_H
+#define _LINUX_BYTEORDER_LITTLE_ENDIAN_H
+
+#include <linux/types.h>
+#include <linux/swab.h>
+
+#ifndef __LITTLE_ENDIAN
+#define __LITTLE_ENDIAN 1234
+#endif
+#ifndef __LITTLE_ENDIAN_BITFIELD
+#define __LITTLE_ENDIAN_BITFIELD
+#endif
+
+#define __constant_htonl(x) ((__force __be32)___constant_swab32((x)))
+#define __constant_ntohl(x) ___constant_swab32((__force __be32)(x))
+#define __constant_htons(x) ((__force __be16)___constant_swab16((x)))
+#define __constant_ntohs(x) ___constant_swab16((__force __be16)(x))
+#define __constant_cpu_to_le64(x) ((__force __le64)(u64)(x))
+#define __constant_le64_to_cpu(x) ((__force u64)(__le64)(x))
+#define __constant_cpu_to_le32(x) ((__force __le32)(u32)(x))
+#define __constant_le32_to_cpu(x) ((__force u32)(__le32)(x))
+#define __constant_cpu_to_le16(x) ((__force __le16)(u16)(x))
+#define __constant_le16_to_cpu(x) ((__force u16)(__le16)(x))
+#define __constant_cpu_to_be64(x) ((__force __be64)___constant_swab64((x)))
+#define __constant_be64_to_cpu(x) ___constant_swab64((__force u64)(__be64)(x))
+#define __constant_cpu_to_be32(x) ((__force __be32)___constant_swab32((x)))
+#define __constant_be32_to_cpu(x) ___constant_swab32((__force u32)(__be32)(x))
+#define __constant_cpu_to_be16(x) ((__force __be16)___constant_swab16((x)))
+#define __constant_be16_to_cpu(x) ___constant_swab16((__force u16)(__be16)(x))
+
+#define __cpu_to_le64(x) ((__force __le64)(u64)(x))
+#define __le64_to_cpu(x) ((__force u64)(__le64)(x))
+#define __cpu_to_le32(x) ((__force __le32)(u32)(x))
+#define __le32_to_cpu(x) ((__force u32)(__le32)(x))
+#define __cpu_to_le16(x) ((__force __le16)(u16)(x))
+#define __le16_to_cpu(x) ((__force u16)(__le16)(x))
+#define __cpu_to_be64(x) ((__force __be64)__swab64((x)))
+#define __be64_to_cpu(x) __swab64((__force u64)(__be64)(x))
+#define __cpu_to_be32(x) ((__force __be32)__swab32((x)))
+#define __be32_to_cpu(x) __swab32((__force u32)(__be32)(x))
+#define __cpu_to_be16(x) ((__force __be16)__swab16((x)))
+#define __be16_to_cpu(x) __swab16((__force u16)(__be16)(x))
+
+static inline __le64 __cpu_to_le64p(const u64 *p) { return (__force __le64)*p; }
+static inline u64 __le64_to_cpup(const __le64 *p) { return (__force u64)*p; }
+static inline __le32 __cpu_to_le32p(const u32 *p) { return (__force __le32)*p; }
+static inline u32 __le32_to_cpup(const __le32 *p) { return (__force u32)*p; }
+static inline __le16 __cpu_to_le16p(const u16 *p) { return (__force __le16)*p; }
+static inline u16 __le16_to_cpup(const __le16 *p) { return (__force u16)*p; }
+static inline __be64 __cpu_to_be64p(const u64 *p) { return (__force __be64)__swab64p(p); }
+static inline u64 __be64_to_cpup(const __be64 *p) { return __swab64p((u64 *)p); }
+static inline __be32 __cpu_to_be32p(const u32 *p) { return (__force __be32)__swab32p(p); }
+static inline u32 __be32_to_cpup(const __be32 *p) { return __swab32p((u32 *)p); }
+static inline __be16 __cpu_to_be16p(const u16 *p) { return (__force __be16)__swab16p(p); }
+static inline u16 __be16_to_cpup(const __be16 *p) { return __swab16p((u16 *)p); }
+#define __cpu_to_le64s(x) do { (void)(x); } while (0)
+#define __le64_to_cpus(x) do { (void)(x); } while (0)
+#define __cpu_to_le32s(x) do { (void)(x); } while (0)
+#define __le32_to_cpus(x) do { (void)(x); } while (0)
+#define __cpu_to_le16s(x) do { (void)(x); } while (0)
+#define __le16_to_cpus(x) do { (void)(x); } while (0)
+#define __cpu_to_be64s(x) __swab64s((x))
+#define __be64_to_cpus(x) __swab64s((x))
+#define __cpu_to_be32s(x) __swab32s((x))
+#define __be32_to_cpus(x) __swab32s((x))
+#define __cpu_to_be16s(x) __swab16s((x))
+#define __be16_to_cpus(x) __swab16s((x))
+
+#include <linux/byteorder/generic.h>
+
+#endif

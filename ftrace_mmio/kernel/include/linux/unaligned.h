@@ -1,0 +1,2 @@
+/* Newer kernels moved asm/unaligned.h here; both spellings work. */
+#include <asm/unaligned.h>
