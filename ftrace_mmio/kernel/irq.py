@@ -47,6 +47,9 @@ SPURIOUS_WINDOW = 100_000
 SPURIOUS_LIMIT = 99_900
 BAD_IRQ_REPORTS = 100
 
+HZ = 250
+NSEC_PER_JIFFY = 1_000_000_000 // HZ
+
 MSI_ADDRESS = 0xFEE00000       # local APIC 0, physical destination mode
 
 
@@ -74,7 +77,7 @@ class IrqDesc:
     count: int = 0                 # kstat: deliveries
     irq_count: int = 0             # the detector's window
     irqs_unhandled: int = 0
-    last_unhandled: int = 0
+    last_unhandled: int = -(1 << 62)   # jiffies of the last IRQ_NONE
     spurious_disabled: bool = False
     oneshot_masked: bool = False
     bad_reports: int = 0
@@ -170,9 +173,13 @@ class Irq(Subsystem):
 
     # ---- the dispatcher's calls (core/irq.c) ----------------------------------------
 
-    @export("__irq_next")
-    def irq_next(self) -> int:
-        """The next interrupt to handle, or -1: highest vector first."""
+    @export("__irq_next", nargs=2)
+    def irq_next(self, prev: int, prev_ret: int) -> int:
+        """Account for the interrupt just handled (``prev``, -1 for none,
+        its handlers' OR-ed result), then the next one to handle, or -1:
+        highest vector first.  One call per delivery keeps storms cheap."""
+        if prev >> 63 == 0:
+            self.irq_done(prev, prev_ret)
         chip = self.machine.irqchip
         while True:
             vector = chip.next_pending()
@@ -184,7 +191,6 @@ class Irq(Subsystem):
                 return irq
             self.machine.log.log(3, f"__common_interrupt: 0.{vector} No irq handler for vector")
 
-    @export("__irq_done", nargs=2)
     def irq_done(self, irq: int, ret: int) -> None:
         desc = self.descs.get(_u32(irq))
         if desc is None:
@@ -235,11 +241,10 @@ class Irq(Subsystem):
                 self._report_handlers(desc)
             return
         if ret == IRQ_NONE:
-            jiffies = self._jiffies()
             # A run of unhandled interrupts counts only if they come close
-            # together; one after a long quiet restarts the count.
-            if (jiffies - desc.last_unhandled) & 0xFFFF_FFFF_FFFF_FFFF < 1 << 63 \
-                    and jiffies - desc.last_unhandled > 250 // 10:
+            # together (within HZ/10); one after a long quiet restarts it.
+            jiffies = self.machine.time_base.now_ns() // NSEC_PER_JIFFY
+            if jiffies - desc.last_unhandled > HZ // 10:
                 desc.irqs_unhandled = 1
             else:
                 desc.irqs_unhandled += 1
@@ -266,10 +271,6 @@ class Irq(Subsystem):
             if a.thread_fn:
                 line += f" threaded [<{hashed(a.thread_fn):016x}>] {self._sym(a.thread_fn)}"
             log.log(3, line)
-
-    def _jiffies(self) -> int:
-        va = self.machine.resolve("jiffies")
-        return self.mm.read_uint(va, 8) if va else 0
 
     # ---- request / free ----------------------------------------------------------------
 
@@ -585,7 +586,7 @@ class Irq(Subsystem):
     def proc_interrupts(self) -> str:
         """/proc/interrupts for the one CPU."""
         prec = 3
-        lines = [" " * (prec + 8) + f"{'CPU0':<11}".rstrip()]
+        lines = [" " * (prec + 8) + f"{'CPU0':<11}"]
         for row in self.interrupts():
             text = f"{row['irq']:>{prec}}: {row['count']:>10} {row['chip']:>8} {row['hwirq']:>{prec}}-{row['flow']:<8}"
             if row["names"]:

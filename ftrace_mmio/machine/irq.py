@@ -156,28 +156,34 @@ class InterruptController:
             self._masked_vectors.discard(vector)
         self._update()
 
-    def _candidates(self) -> set[int]:
-        found = {v for v in self._irr if v not in self._masked_vectors}
+    def _candidates(self) -> tuple[set[int], set[int]]:
+        """(edge vectors, level vectors) deliverable now."""
+        masked = self._masked_vectors
+        edge = {v for v in self._irr if v not in masked} if self._irr else set()
+        level = set()
         for gsi, holders in self._asserted.items():
             if holders and gsi < NR_IOAPIC_PINS:
                 entry = self.redirection[gsi]
-                if not entry.masked and entry.vector not in self._masked_vectors:
-                    found.add(entry.vector)
-        return found
+                if not entry.masked and entry.vector not in masked:
+                    level.add(entry.vector)
+        return edge, level
 
     def pending(self) -> bool:
-        return bool(self._candidates())
+        edge, level = self._candidates()
+        return bool(edge or level)
 
     def next_pending(self) -> int | None:
         """Take the highest deliverable vector (an edge is consumed; a level
         one comes back as long as its line stays asserted)."""
-        found = self._candidates()
-        if not found:
-            self._update()
+        edge, level = self._candidates()
+        if not edge and not level:
+            self._set_pending(False)
             return None
-        vector = max(found)
-        self._irr.discard(vector)
-        self._update()
+        vector = max(edge | level)
+        if vector in edge:
+            self._irr.discard(vector)
+            edge.discard(vector)
+        self._set_pending(bool(edge or level))
         return vector
 
     def reset_vector(self, vector: int) -> None:
@@ -186,7 +192,9 @@ class InterruptController:
         self._update()
 
     def _update(self) -> None:
-        now = self.pending()
+        self._set_pending(self.pending())
+
+    def _set_pending(self, now: bool) -> None:
         if now != self._was_pending:
             self._was_pending = now
             self.on_pending(now)

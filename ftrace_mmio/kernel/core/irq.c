@@ -30,8 +30,7 @@ struct irqaction *irq_action_heads[IRQ_NR_DESCS];
 unsigned long irq_threads_pending;
 
 /* kernel/irq.py */
-long __irq_next(void);
-void __irq_done(unsigned int irq, unsigned int ret);
+long __irq_next(long prev_irq, unsigned int prev_ret);
 int __irq_setup(unsigned int irq, struct irqaction *action);
 struct irqaction *__irq_remove(unsigned int irq, void *dev_id);
 void __irq_thread_done(unsigned int irq);
@@ -100,8 +99,8 @@ void irq_handle_pending(void)
 		return;
 	arch_local_irq_disable();
 	__preempt_count_add(HARDIRQ_OFFSET);
-	while ((irq = __irq_next()) >= 0)
-		__irq_done(irq, irq_run_handlers(irq));
+	for (irq = __irq_next(-1, 0); irq >= 0; irq = __irq_next(irq, irq_run_handlers(irq)))
+		;
 	__preempt_count_sub(HARDIRQ_OFFSET);
 	arch_local_irq_enable();
 	/* irq_exit: softirq work (timers) unless we interrupted some. */
