@@ -326,9 +326,7 @@ class PciCore(Subsystem):
         if maxlen and length > maxlen:
             length = maxlen
         if flags & IORESOURCE_IO:
-            self.machine.log.log(4, f"pci_iomap: BAR {bar} of {_slot_name(dev)} is I/O ports, "
-                                    "which this machine does not emulate")
-            return 0
+            return _port_cookie(start)
         return self.api.ioremap_phys(start, length)
 
     @export(nargs=4)
@@ -361,9 +359,7 @@ class PciCore(Subsystem):
         if maxlen and length > maxlen:
             length = maxlen
         if flags & IORESOURCE_IO:
-            self.machine.log.log(4, f"pci_iomap: BAR {bar} of {_slot_name(dev)} is I/O ports, "
-                                    "which this machine does not emulate")
-            return 0
+            return _port_cookie(start + offset)
         return self.api.ioremap_phys(start + offset, length)
 
     @export(nargs=2)
@@ -405,6 +401,16 @@ class Region:
     end: int
     res: int
     owner: str | None
+
+
+# An I/O BAR maps to an iomap cookie, not to memory: the port number plus
+# PIO_OFFSET (asm/io.h), which ioread*/iowrite* turn into in/out, as the
+# kernel's ioport_map does.  Nothing to unmap (iounmap ignores it).
+PIO_OFFSET = 0x10000
+
+
+def _port_cookie(port: int) -> int:
+    return PIO_OFFSET + port
 
 
 def slot_name_of(dev) -> str:
