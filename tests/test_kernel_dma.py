@@ -148,6 +148,30 @@ def test_map_page_and_sg(make):
     assert m.dma.mappings(pdev(m)) == []
 
 
+def test_chained_scatterlist(make):
+    m = make()
+    buf = call(m, "kmalloc", 3 * 512)
+    poke(m, buf, bytes(3 * 512))
+    assert call(m, "map_sg_chain", buf, 512, FROM_DEV) == 3
+    addrs = [call(m, "sg_chain_addr", i) for i in range(3)]
+    assert addrs == [buf - DIRECT_MAP + i * 512 for i in range(3)]
+    model(m).buffer[:1536] = pattern(1536, 9)
+    call(m, "xfer", addrs[0], 0, 1536, 1)      # one transfer across the three adjacent entries
+    assert m.read_virt(buf, 1536) == pattern(1536, 9)
+    call(m, "unmap_sg_chain", FROM_DEV)
+    assert m.dma.mappings(pdev(m)) == []
+
+
+def test_sg_mapping_fails_whole_when_one_entry_is_above_the_mask(make):
+    m = make("mask_bits=28", ram_mb=512)
+    assert signed(call(m, "map_sg", call(m, "kmalloc", 3000), 3000, 3, TO_DEV)) == -5
+    assert m.dma.mappings(pdev(m)) == []
+    low = call(m, "alloc_coherent", 4096)
+    before = m.dma.mappings(pdev(m))
+    assert call(m, "map_sg_pair", low, call(m, "kmalloc", 64), 64, TO_DEV) == 0
+    assert m.dma.mappings(pdev(m)) == before        # the low entry was mapped, then undone
+
+
 # ---- what it did not map, the device does not reach ---------------------------------------------------
 
 def test_unmapped_memory_faults_and_stays_unchanged(make):

@@ -193,6 +193,55 @@ void dmat_unmap_sg(int dir)
 	sg_free_table(&table);
 }
 
+/* Three pieces of buf in two chained arrays: a[0], then (a[1] links to) b[0], b[1]. */
+static struct scatterlist *chain_a, *chain_b;
+
+long dmat_map_sg_chain(void *buf, size_t piece, int dir)
+{
+	chain_a = kmalloc_array(2, sizeof(*chain_a), GFP_KERNEL);
+	chain_b = kmalloc_array(2, sizeof(*chain_b), GFP_KERNEL);
+	if (!chain_a || !chain_b)
+		return -ENOMEM;
+	sg_init_table(chain_a, 2);
+	sg_init_table(chain_b, 2);
+	sg_set_buf(&chain_a[0], buf, piece);
+	sg_chain(chain_a, 2, chain_b);
+	sg_set_buf(&chain_b[0], (char *)buf + piece, piece);
+	sg_set_buf(&chain_b[1], (char *)buf + 2 * piece, piece);
+	if (sg_nents(chain_a) != 3)
+		return -EINVAL;
+	return dma_map_sg(dev, chain_a, 3, dir);
+}
+
+u64 dmat_sg_chain_addr(unsigned int n)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sg(chain_a, sg, 3, i)
+		if (i == n)
+			return sg_dma_address(sg);
+	return 0;
+}
+
+void dmat_unmap_sg_chain(int dir)
+{
+	dma_unmap_sg(dev, chain_a, 3, dir);
+	kfree(chain_a);
+	kfree(chain_b);
+}
+
+/* Two entries: low, then high (a test puts high above the mask). */
+long dmat_map_sg_pair(void *low, void *high, unsigned int len, int dir)
+{
+	struct scatterlist sg[2];
+
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], low, len);
+	sg_set_buf(&sg[1], high, len);
+	return dma_map_sg(dev, sg, 2, dir);
+}
+
 long dmat_pool_create(size_t size, size_t align, size_t boundary)
 {
 	pool = dma_pool_create("dmat", dev, size, align, boundary);
