@@ -260,3 +260,20 @@ def test_lspci_k_shows_the_bound_driver(served):
     assert [d["driver"] for d in devices] == ["dm_class", None, "dm_class"]
     _cli(env, "rmmod", "dm_class")
     assert "Kernel driver in use" not in _cli(env, "lspci", "-k")
+
+
+def test_managed_resources_of_a_pci_get_device_module_go_with_it(machine):
+    seq = last_seq(machine)
+    machine.insmod(driver("dm_getdev"))
+    assert new_lines(machine, seq) == [f"dm_getdev {TESTMMIO}: enabled, managed 1"]
+    dev = _dev(machine, "00:03.0")
+    assert dev.driver == "dm_getdev" and dev.enable_count == 1 and len(machine.mm.iomaps) == 1
+    seq = last_seq(machine)
+    machine.rmmod("dm_getdev")
+    assert new_lines(machine, seq) == [
+        f"dm_getdev: managed resources of {TESTMMIO} released at unload (no driver was bound)",
+        "dm_getdev: release action",
+    ]
+    assert dev.enable_count == 0 and machine.mm.iomaps == {} and dev.driver is None
+    machine.insmod(driver("dm_basic"))              # no "Resources present before probing"
+    assert dev.driver == "dmbasic"

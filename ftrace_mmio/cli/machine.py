@@ -155,9 +155,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "lspci", help="list the emulated PCI devices", formatter_class=FMT,
-        description="List the machine's PCI devices like lspci; --json gives slot, vendor, device, "
-                    "name, driver, irq and the BARs (index, start, size, flags) of each.",
-        epilog="examples:\n  ftrace-mmio lspci\n  ftrace-mmio lspci --json",
+        description="List the machine's PCI devices like lspci; -k adds \"Kernel driver in use: NAME\" "
+                    "under each device a driver is bound to (a pci_driver's name, or the module that "
+                    "enabled the device); --json gives slot, vendor, device, name, driver, irq and the "
+                    "BARs (index, start, size, flags) of each.",
+        epilog="examples:\n  ftrace-mmio lspci\n  ftrace-mmio lspci -k\n  ftrace-mmio lspci --json",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list of devices")
     p.add_argument("-k", "--kernel", action="store_true", help="show the driver bound to each device")

@@ -46,6 +46,7 @@ PCI_DEV_IRQ_SPARE_OFF = 416        # 4 x u64 for the interrupt slice
 DEVICE = struct.Struct("<QQQQQQQQQQQQ32x")
 DEVICE_DRIVER_OFF = 24
 DEVICE_BUS_OFF = 32
+DEVICE_DEVRES_OFF = 72
 DMA_BIT_MASK_32 = 0xFFFF_FFFF
 
 
@@ -60,6 +61,7 @@ class PciCore(Subsystem):
         self.pci_va: dict[int, int] = {}             # id(PciDevice) -> struct pci_dev address
         self._pci_order: list[int] = []              # struct addresses in (bus, devfn) order
         self.model_bound: set[int] = set()            # pci_dev addresses bound by a pci_driver
+        self.enabled_by: dict[int, str] = {}          # pci_dev address -> module that enabled it
         self.drivers: dict[int, str] = {}            # registered struct pci_driver -> name
         self.regions: list[Region] = []
         self.iomem_resource = api.data_symbol("iomem_resource", RESOURCE.size)
@@ -169,6 +171,7 @@ class PciCore(Subsystem):
         mod = self.machine.current_module
         if mod is not None and dev_va not in self.model_bound:
             dev.driver = mod.name
+            self.enabled_by[dev_va] = mod.name
         return 0
 
     @export(nargs=1)
@@ -255,6 +258,25 @@ class PciCore(Subsystem):
             except Exception:          # an oops is logged; the driver is forgotten anyway
                 pass
             self.drivers.pop(drv, None)
+        # A pci_get_device-style module that used devm_*/pcim_* on a device
+        # no driver was bound to: the kernel would keep those resources for
+        # ever (and refuse the next probe of the device); here they go with
+        # the module that took them, and the log says so.
+        release_all = self.machine.resolve("devres_release_all")
+        for va, owner in list(self.enabled_by.items()):
+            if owner != module.name:
+                continue
+            del self.enabled_by[va]
+            dev_va = va + PCI_DEV_DEV_OFF
+            if va in self.model_bound or not self.mm.read_uint(dev_va + DEVICE_DEVRES_OFF, 8):
+                continue
+            self.machine.log.log(4, f"{module.name}: managed resources of {_slot_name(self.pci_by_va[va])} "
+                                    "released at unload (no driver was bound)")
+            try:
+                if release_all:
+                    self.machine._call(release_all, (dev_va,), None, "rmmod")
+            except Exception:
+                pass
         # Regions a module reserved and never released: the kernel would keep
         # them reserved for ever; here they are released (and said so), so the
         # next load of the same driver can reserve them again.
