@@ -243,29 +243,8 @@ class Time(Subsystem):
     def mdelay(self, msecs: int) -> None:
         self._delay(msecs * 1_000_000)
 
-    # The sleeps below are replaced by sleeping C versions (kernel/core) that
-    # run timers and interrupts meanwhile; until then they advance the clock.
-
-    @export(nargs=1)
-    def msleep(self, msecs: int) -> None:
-        self._sleep(_u32(msecs) * 1_000_000)
-
-    @export(nargs=1)
-    def msleep_interruptible(self, msecs: int) -> int:
-        self._sleep(_u32(msecs) * 1_000_000)
-        return 0
-
-    @export(nargs=2)
-    def usleep_range(self, lo: int, hi: int) -> None:
-        self._sleep(lo * 1000)
-
-    @export(nargs=1)
-    def fsleep(self, usecs: int) -> None:
-        self._sleep(usecs * 1000)
-
-    @export(nargs=1)
-    def ssleep(self, seconds: int) -> None:
-        self._sleep(_u32(seconds) * 1_000_000_000)
+    # msleep, msleep_interruptible, usleep_range, fsleep, ssleep: sleeping C
+    # versions in kernel/core/sched.c (timers, work and interrupts run meanwhile).
 
     @export()
     def touch_softlockup_watchdog(self) -> None:
