@@ -42,6 +42,9 @@ stamp=".venv/.installed${extra}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing ftrace-mmio${extra} into .venv" >&2
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" >&2
+    # The tests build this project's wheel offline (tests/test_fakefs_wheel.py):
+    # setuptools before 70.1 needs the wheel package for that.
+    [ "${1:-}" = test ] && .venv/bin/python -m pip install -q --disable-pip-version-check wheel >&2
     touch "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
