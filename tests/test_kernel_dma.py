@@ -402,3 +402,19 @@ def test_dmam_pool_destroy(make):
     assert any("dma_pool_destroy dmat busy" in line for line in lines)
     assert not any(line.startswith("WARNING") for line in lines)
     m.rmmod(MOD)                                    # its record is gone: nothing destroyed twice
+
+
+def test_leaks_are_reported_at_rmmod_and_stay_mapped(make):
+    m = make()
+    buf = call(m, "kmalloc", 64)
+    bus = call(m, "map_single", buf, 64, TO_DEV)
+    call(m, "alloc_coherent", 4096)
+    seq = last_seq(m)
+    m.rmmod(MOD)
+    assert new_lines(m, seq) == [
+        f"DMA-API: pci 0000:{SLOT}: device driver has pending DMA allocations while released "
+        "from device [count=2]",
+        f"One of leaked entries details: [device address={bus:#018x}] [size=64 bytes] "
+        "[mapped with DMA_TO_DEVICE] [mapped as single]",
+    ]
+    assert len(m.dma.mappings(pdev(m))) == 2

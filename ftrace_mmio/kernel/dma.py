@@ -28,6 +28,7 @@ from typing import Any
 from ..machine.cpu import CpuStop, Stop
 from ..machine.mm import DIRECT_MAP, PAGE_SIZE
 from .api import Subsystem, _s32, _u32, export
+from .pci import PCI_DEV_DEV_OFF
 
 DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_NONE = 0, 1, 2, 3
 DMA_MAPPING_ERROR = (1 << 64) - 1
@@ -99,6 +100,10 @@ class Dma(Subsystem):
     def coherent_mask(self, dev: int) -> int:
         return self.mm.read_uint(dev + DEVICE_COHERENT_MASK_OFF, 8)
 
+    def _module(self) -> str | None:
+        mod = self.machine.current_module
+        return mod.name if mod is not None else None
+
     def _pdev(self, dev_va: int):
         return self.api.pci.device_of(dev_va) if dev_va else None
 
@@ -147,7 +152,7 @@ class Dma(Subsystem):
         bus = phys                               # direct mapping
         if not self._capable(dev, fn, bus, size):
             return DMA_MAPPING_ERROR
-        self.machine.dma.map(pdev, bus, phys, size, kind=kind,
+        self.machine.dma.map(pdev, bus, phys, size, kind=kind, owner=self._module(),
                              device_reads=direction in (DMA_BIDIRECTIONAL, DMA_TO_DEVICE),
                              device_writes=direction in (DMA_BIDIRECTIONAL, DMA_FROM_DEVICE))
         return bus
@@ -215,7 +220,8 @@ class Dma(Subsystem):
             return 0
         self.cpu.write_phys(pa, bytes(span))              # the API returns zeroed memory
         va = DIRECT_MAP + pa
-        self.machine.dma.map(pdev, pa, pa, size, device_reads=True, device_writes=True, kind="coherent")
+        self.machine.dma.map(pdev, pa, pa, size, device_reads=True, device_writes=True, kind="coherent",
+                             owner=self._module())
         self._coherent[va] = CoherentBuffer(dev, pdev, pa, size, span)
         if handle:
             self.mm.write_uint(handle, 8, pa)
@@ -453,3 +459,24 @@ class Dma(Subsystem):
             return
         pool.used.discard(vaddr)
         pool.free.append(vaddr)
+
+    # ---- module lifetime ------------------------------------------------------------------------
+
+    def module_unloaded(self, module: Any) -> None:
+        """Say so when a module leaves DMA mappings or coherent buffers
+        behind (the kernel's DMA-API debugging does at unbind).  They stay
+        mapped, as in the kernel: the device can still reach them."""
+        left = self.machine.dma.owned_by(module.name)
+        by_device: dict[int, list] = {}
+        for pdev, m in left:
+            if pdev is not None:
+                by_device.setdefault(id(pdev), [pdev]).append(m)
+        for pdev, first, *rest in by_device.values():
+            dev = self.api.pci.pci_va[id(pdev)] + PCI_DEV_DEV_OFF
+            self.machine.log.log(4, f"DMA-API: {self._prefix(dev)}: device driver has pending DMA "
+                                    f"allocations while released from device [count={1 + len(rest)}]")
+            direction = ("DMA_BIDIRECTIONAL" if first.device_reads and first.device_writes else
+                         "DMA_TO_DEVICE" if first.device_reads else "DMA_FROM_DEVICE")
+            kind = "scatter-gather" if first.kind == "sg" else first.kind
+            self.machine.log.log(4, f"One of leaked entries details: [device address={first.bus:#018x}] "
+                                    f"[size={first.size} bytes] [mapped with {direction}] [mapped as {kind}]")

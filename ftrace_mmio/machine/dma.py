@@ -63,6 +63,7 @@ class DmaMapping:
     device_reads: bool      # DMA_TO_DEVICE or BIDIRECTIONAL
     device_writes: bool     # DMA_FROM_DEVICE or BIDIRECTIONAL
     kind: str = ""          # "coherent", "single", "page", "sg": for messages and dumps
+    owner: str | None = None  # the module that mapped it (None: the kernel)
 
     @property
     def end(self) -> int:
@@ -123,12 +124,13 @@ class DmaBus:
     # ---- the table (the kernel's DMA API programs it) --------------------------------
 
     def map(self, pci_device: Any, bus: int, phys: int, size: int, *,
-            device_reads: bool, device_writes: bool, kind: str = "") -> DmaMapping:
+            device_reads: bool, device_writes: bool, kind: str = "",
+            owner: str | None = None) -> DmaMapping:
         if size < 0:
             raise ValueError("a DMA mapping cannot have a negative size")
         if phys < 0 or phys + size > self.machine.mm.ram_size:
             raise ValueError(f"DMA mapping of {phys:#x}+{size:#x} is not RAM")
-        m = DmaMapping(bus, size, phys, device_reads, device_writes, kind)
+        m = DmaMapping(bus, size, phys, device_reads, device_writes, kind, owner)
         self._maps.setdefault(id(pci_device), []).append(m)
         return m
 
@@ -152,6 +154,12 @@ class DmaBus:
 
     def mappings(self, pci_device: Any) -> list[DmaMapping]:
         return list(self._maps.get(id(pci_device), []))
+
+    def owned_by(self, owner: str) -> list[tuple[Any, DmaMapping]]:
+        """(device, mapping) for every live mapping ``owner`` made."""
+        devices = {id(d): d for d in self.machine.pci_bus.devices}
+        return [(devices.get(key), m) for key, maps in self._maps.items() for m in maps
+                if m.owner == owner]
 
     # ---- the device side ----------------------------------------------------------------
 
