@@ -54,7 +54,7 @@ static int dm_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev_info(&pdev->dev, "probe %d: id %04x:%04x data %lu dispi %04x label %s\n", priv->index,
 		 id->vendor, id->device, id->driver_data, readw(priv->regs + DISPI_ID), priv->label);
 	dev_info(&pdev->dev, "driver %s bound %d drvdata ok %d irq %u pin %u dma_mask %llx\n",
-		 pdev->dev.driver->name, pdev->driver != NULL,
+		 pdev->dev.driver->name, pdev->dev.driver != NULL,
 		 dev_get_drvdata(&pdev->dev) == priv, pdev->irq, pdev->pin, *pdev->dev.dma_mask);
 	return 0;
 }
