@@ -418,3 +418,25 @@ def test_leaks_are_reported_at_rmmod_and_stay_mapped(make):
         "[mapped with DMA_TO_DEVICE] [mapped as single]",
     ]
     assert len(m.dma.mappings(pdev(m))) == 2
+
+
+def test_machine_file_with_the_model(tmp_path, tmp_path_factory):
+    """The user's path: a machine file puts the model at a slot of its choice."""
+    from ftrace_mmio.machine.config import load_machine_file
+
+    (tmp_path / "dma.toml").write_text(
+        '[machine]\nram_mb = 512\n\n[[device]]\nmodel = "%s"\nslot = "00:05.0"\n' % MODEL)
+    config = load_machine_file(tmp_path / "dma.toml")
+    with config.build_machine(TimeBase(), cache_dir=tmp_path_factory.getbasetemp() / "modcache") as m:
+        m.insmod(driver(MOD), ["mask_bits=28"])
+        va = call(m, "alloc_coherent", 4096)
+        bus = call(m, "last_handle")
+        assert bus + 4096 <= 1 << 28
+        model(m).buffer[:8] = b"12345678"
+        call(m, "xfer", bus, 0, 8, 1)
+        assert m.read_virt(va, 8) == b"12345678"
+        seq = last_seq(m)
+        call(m, "xfer", bus + 4096, 0, 8, 1)
+        assert dmar_lines(new_lines(m, seq)) == [
+            f"DMAR: [DMA Write NO_PASID] Request device [00:05.0] fault addr {bus + 4096:#x} "
+            "[fault reason 0x05] PTE Write access is not set"]
