@@ -10,6 +10,7 @@ from .dma import Dma
 from .device import Device
 from .irq import Irq
 from .pci import PciCore
+from .sched import Sched
 from .time import Time
 
 SUBSYSTEMS: tuple[type[Subsystem], ...] = (
@@ -18,4 +19,5 @@ SUBSYSTEMS: tuple[type[Subsystem], ...] = (
     Irq,
     Device,
     Dma,
+    Sched,      # last: module_unloaded after devres released what it could
 )

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The scheduler of a uniprocessor kernel with no threads.
+ *
+ * One CPU runs one thing at a time; the machine has one stack.  The process
+ * that made the top-level call (insmod, rmmod, call) is the one task.  When
+ * it sleeps, sched_wait_until() runs on its stack what the CPU would run in
+ * the meantime -- hardirq handlers of pending interrupts, threaded handlers,
+ * expired timers, queued work -- re-checks the wake condition after each
+ * round, and when nothing is runnable asks the machine to idle: __hv_idle()
+ * moves the machine clock to the earliest of the sleeper's deadline, the
+ * next timer and the next device event (which may raise an interrupt).
+ * A work item runs as a kworker task and may sleep too: the same loop then
+ * runs nested on top of it.  docs/kernel/sched.md.
+ */
+#include <linux/kernel.h>
+#include <linux/sched.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/preempt.h>
+#include <linux/irqflags.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
+#include <asm/irq_check.h>
+#include <asm/processor.h>
+
+#define SCHED_NEVER (~0ULL)
+/* Rounds in a row that ran something without the clock being let move:
+ * past this a round also spends one cpu_relax of time, so that work which
+ * requeues itself forever cannot stop the clock (and the sleeper's deadline). */
+#define SCHED_BUSY_ROUNDS 64
+/* sched_run_pending(): rounds at most (work requeueing itself runs once per round). */
+#define SCHED_PENDING_ROUNDS 16
+
+/* ---- hypercalls and the other slices' symbols, weak so this file stands alone --- */
+
+void __hv_idle(u64 deadline_ns) __weak;		/* kernel/time.py */
+void __hv_relax(void) __weak;			/* kernel/time.py */
+u64 __jiffies_to_ktime_ns(unsigned long j) __weak;	/* kernel/time.py */
+u64 __sched_now_ns(void);			/* kernel/sched.py */
+void irq_handle_pending(void) __weak;		/* core/irq.c */
+void irq_run_threads(void) __weak;		/* core/irq.c */
+extern unsigned long irq_pending_word __weak;	/* kernel/irq.py */
+extern unsigned long irq_threads_pending __weak;	/* core/irq.c */
+extern int __preempt_count __weak;		/* kernel/irq.py */
+
+/* A weak function that is not linked is 0; a direct call to 0 cannot be
+ * relocated from kernel text, so go through a register. */
+#define SCHED_WEAK(fn) ({ __typeof__(&fn) __sw = fn; __asm__("" : "+r"(__sw)); __sw; })
+#define SCHED_WEAK_DATA(var) ({ __typeof__(&var) __sw = &var; __asm__("" : "+r"(__sw)); __sw; })
+
+static int sched_preempt_count(void)
+{
+	int *pc = SCHED_WEAK_DATA(__preempt_count);
+
+	return pc ? READ_ONCE(*pc) : 0;
+}
+
+static int sched_in_interrupt(void)
+{
+	return sched_preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK);
+}
+
+/* ---- tasks ---------------------------------------------------------------------- */
+
+/* The process: whoever made the top-level call (kernel/sched.py names it). */
+struct task_struct sched_process_task = {
+	.__state = TASK_RUNNING, .pid = 1, .tgid = 1, .comm = "insmod",
+};
+struct task_struct *__sched_current = &sched_process_task;
+
+/* Kworkers, one per level of work running on top of sleeping work. */
+#define SCHED_KWORKERS 8
+static struct task_struct sched_kworkers[SCHED_KWORKERS];
+
+/* Called by the workqueue core around a work item: the item runs as a
+ * kworker task; returns the task it interrupted. */
+struct task_struct *sched_enter_kworker(unsigned int depth)
+{
+	struct task_struct *prev = __sched_current, *k;
+
+	if (depth >= SCHED_KWORKERS)
+		depth = SCHED_KWORKERS - 1;
+	k = &sched_kworkers[depth];
+	if (!k->pid) {
+		k->pid = 20 + depth;
+		k->tgid = k->pid;
+		k->flags = PF_KTHREAD | PF_WQ_WORKER;
+		snprintf(k->comm, sizeof(k->comm), "kworker/0:%u", depth + 1);
+	}
+	k->__state = TASK_RUNNING;
+	__sched_current = k;
+	return prev;
+}
+
+void sched_leave_kworker(struct task_struct *prev)
+{
+	__sched_current = prev;
+}
+
+int wake_up_state(struct task_struct *p, unsigned int state)
+{
+	if (!(READ_ONCE(p->__state) & state))
+		return 0;
+	WRITE_ONCE(p->__state, TASK_RUNNING);
+	return 1;
+}
+
+int wake_up_process(struct task_struct *p)
+{
+	return wake_up_state(p, TASK_NORMAL);
+}
+
+/* ---- the clock ----------------------------------------------------------------------- */
+
+u64 sched_clock_now_ns(void)
+{
+	return __sched_now_ns();
+}
+
+/* Machine time at which jiffies reaches j. */
+u64 sched_jiffies_due_ns(unsigned long j)
+{
+	u64 (*conv)(unsigned long) = SCHED_WEAK(__jiffies_to_ktime_ns);
+	long ticks;
+
+	if (conv)
+		return conv(j);
+	/* Until kernel/time.py has it: INITIAL_JIFFIES at 0, HZ ticks a second. */
+	ticks = (long)(j - (unsigned long)(unsigned int)(-300 * HZ));
+	return ticks < 0 ? 0 : (u64)ticks * (1000000000ULL / HZ);
+}
+
+static void sched_idle(u64 target)
+{
+	void (*idle)(u64) = SCHED_WEAK(__hv_idle);
+
+	if (idle)
+		idle(target);
+}
+
+static void sched_relax(void)
+{
+	void (*relax)(void) = SCHED_WEAK(__hv_relax);
+
+	if (relax)
+		relax();
+	else
+		native_pause();
+}
+
+/* ---- one round of what the CPU runs while the task sleeps ----------------------------- */
+
+static bool sched_irq_pending(void)
+{
+	unsigned long *w = SCHED_WEAK_DATA(irq_pending_word);
+
+	return w && READ_ONCE(*w) && !arch_irqs_disabled();
+}
+
+static bool sched_threads_pending(void)
+{
+	unsigned long *w = SCHED_WEAK_DATA(irq_threads_pending);
+
+	return w && READ_ONCE(*w);
+}
+
+bool workqueue_runnable(void);		/* core/workqueue.c */
+bool timer_due(void);			/* core/timer.c */
+
+/* Anything that would run if we gave it the CPU now. */
+static bool sched_runnable(void)
+{
+	return sched_irq_pending() || sched_threads_pending() || timer_due() ||
+	       (!sched_in_interrupt() && workqueue_runnable());
+}
+
+static void sched_round(void)
+{
+	void (*fn)(void);
+
+	if (sched_irq_pending()) {
+		fn = SCHED_WEAK(irq_handle_pending);
+		if (fn)
+			fn();
+	}
+	if (sched_threads_pending()) {
+		fn = SCHED_WEAK(irq_run_threads);
+		if (fn)
+			fn();
+	}
+	timer_run_expired();
+	if (!sched_in_interrupt())
+		workqueue_run_pending();
+}
+
+static void sched_atomic_check(void)
+{
+	static int sched_atomic_reports;
+	int pc = sched_preempt_count();
+
+	if ((pc || arch_irqs_disabled()) && sched_atomic_reports < 10) {
+		sched_atomic_reports++;
+		printk(KERN_ERR "BUG: scheduling while atomic: %s/%d/0x%08x\n",
+		       current->comm, current->pid, pc);
+	}
+}
+
+int sched_wait_until(bool (*cond)(void *), void *arg, u64 deadline_ns)
+{
+	unsigned int busy = 0;
+
+	sched_atomic_check();
+	for (;;) {
+		u64 now, target;
+
+		if (cond && cond(arg))
+			return 1;
+		if (sched_runnable()) {
+			sched_round();
+			if (cond && cond(arg))
+				return 1;
+			if (++busy < SCHED_BUSY_ROUNDS) {
+				if (deadline_ns != SCHED_NEVER && sched_clock_now_ns() >= deadline_ns)
+					return 0;
+				continue;
+			}
+			busy = 0;
+			sched_relax();
+		}
+		now = sched_clock_now_ns();
+		if (now >= deadline_ns)
+			return 0;
+		target = timer_next_due_ns();
+		if (deadline_ns < target)
+			target = deadline_ns;
+		if (target <= now) {
+			/* A timer is due but cannot run here (bottom halves
+			 * disabled, or we are in interrupt context): let time pass. */
+			sched_relax();
+			continue;
+		}
+		sched_idle(target);
+	}
+}
+
+void sched_run_pending(void)
+{
+	int i;
+
+	if (sched_in_interrupt() || arch_irqs_disabled())
+		return;
+	for (i = 0; i < SCHED_PENDING_ROUNDS && sched_runnable(); i++)
+		sched_round();
+}
+
+/* ---- sleeping ------------------------------------------------------------------------------ */
+
+static bool sched_task_woken(void *p)
+{
+	return READ_ONCE(((struct task_struct *)p)->__state) == TASK_RUNNING;
+}
+
+long schedule_timeout(long timeout)
+{
+	struct task_struct *me = current;
+	unsigned long expire;
+	long left;
+
+	if (READ_ONCE(me->__state) == TASK_RUNNING) {
+		/* Still runnable: schedule() picks it again after whatever is due. */
+		sched_run_pending();
+		sched_relax();
+		return timeout;
+	}
+	if (timeout == MAX_SCHEDULE_TIMEOUT) {
+		sched_wait_until(sched_task_woken, me, SCHED_NEVER);
+		WRITE_ONCE(me->__state, TASK_RUNNING);
+		return timeout;
+	}
+	if (timeout < 0) {
+		printk(KERN_ERR "schedule_timeout: wrong timeout value %lx\n", timeout);
+		WRITE_ONCE(me->__state, TASK_RUNNING);
+		return 0;
+	}
+	expire = jiffies + timeout;
+	sched_wait_until(sched_task_woken, me, sched_jiffies_due_ns(expire));
+	WRITE_ONCE(me->__state, TASK_RUNNING);
+	left = (long)(expire - jiffies);
+	return left < 0 ? 0 : left;
+}
+
+long schedule_timeout_interruptible(long timeout)
+{
+	__set_current_state(TASK_INTERRUPTIBLE);
+	return schedule_timeout(timeout);
+}
+
+long schedule_timeout_killable(long timeout)
+{
+	__set_current_state(TASK_KILLABLE);
+	return schedule_timeout(timeout);
+}
+
+long schedule_timeout_uninterruptible(long timeout)
+{
+	__set_current_state(TASK_UNINTERRUPTIBLE);
+	return schedule_timeout(timeout);
+}
+
+long schedule_timeout_idle(long timeout)
+{
+	__set_current_state(TASK_IDLE);
+	return schedule_timeout(timeout);
+}
+
+void schedule(void)
+{
+	schedule_timeout(MAX_SCHEDULE_TIMEOUT);
+}
+
+void io_schedule(void)
+{
+	schedule();
+}
+
+long io_schedule_timeout(long timeout)
+{
+	return schedule_timeout(timeout);
+}
+
+void yield(void)
+{
+	sched_run_pending();
+}
+
+int _cond_resched(void)
+{
+	sched_run_pending();
+	return 0;
+}
+
+/* Sleep for exactly ns of machine time.  The kernel sleeps whole jiffies
+ * (msleep(1) is 2 jiffies, 8 ms at HZ 250) plus timer slack; here the
+ * sleeps keep the length asked for, as they did before they slept, so that
+ * traces taken with the det clock stay byte-identical. */
+static void sched_sleep_ns(u64 ns)
+{
+	might_sleep();
+	sched_wait_until(NULL, NULL, sched_clock_now_ns() + ns);
+}
+
+void msleep(unsigned int msecs)
+{
+	sched_sleep_ns((u64)msecs * 1000000);
+}
+
+unsigned long msleep_interruptible(unsigned int msecs)
+{
+	sched_sleep_ns((u64)msecs * 1000000);
+	return 0;		/* no signal cut it short */
+}
+
+void ssleep(unsigned int seconds)
+{
+	sched_sleep_ns((u64)seconds * 1000000000);
+}
+
+void usleep_range_state(unsigned long min, unsigned long max, unsigned int state)
+{
+	(void)max;
+	(void)state;
+	sched_sleep_ns((u64)min * 1000);
+}
+
+void usleep_range(unsigned long min, unsigned long max)
+{
+	usleep_range_state(min, max, TASK_UNINTERRUPTIBLE);
+}
+
+/* As the kernel's: short waits busy-wait (udelay), longer ones sleep. */
+void fsleep(unsigned long usecs)
+{
+	if (usecs <= 10)
+		udelay(usecs);
+	else
+		sched_sleep_ns((u64)usecs * 1000);
+}
+
+void cpu_relax(void)
+{
+	sched_relax();
+	if (sched_irq_pending()) {
+		void (*fn)(void) = SCHED_WEAK(irq_handle_pending);
+
+		if (fn)
+			fn();
+	}
+}
+
+/* ---- debugging checks ------------------------------------------------------------------ */
+
+void __might_sleep(const char *file, int line)
+{
+	static int sched_might_sleep_warned;
+	int pc = sched_preempt_count();
+	int off = arch_irqs_disabled();
+
+	if ((!pc && !off) || sched_might_sleep_warned)
+		return;
+	sched_might_sleep_warned = 1;
+	printk(KERN_ERR "BUG: sleeping function called from invalid context at %s:%d\n", file, line);
+	printk(KERN_ERR "in_atomic(): %d, irqs_disabled(): %d, pid: %d, name: %s\n",
+	       pc != 0, off, current->pid, current->comm);
+	printk(KERN_ERR "preempt_count: %x, expected: 0\n", pc);
+}
+
+void __spin_bug(const void *lock, const char *msg)
+{
+	printk(KERN_EMERG "BUG: spinlock %s on CPU#0, %s/%d\n", msg, current->comm, current->pid);
+	printk(KERN_EMERG " lock: %px, caller: %pS\n", lock, __builtin_return_address(0));
+}
+
+/* ---- mutexes ------------------------------------------------------------------------------- */
+
+static void sched_mutex_take(struct mutex *lock, void *caller)
+{
+	struct task_struct *owner = READ_ONCE(lock->owner);
+
+	if (likely(!owner)) {
+		WRITE_ONCE(lock->owner, current);
+		return;
+	}
+	/* See linux/mutex.h: the holder is below us on the one stack. */
+	printk(KERN_WARNING "WARNING: mutex %px held by %s/%d, wanted by %s/%d at %pS: "
+	       "cannot block on one stack, taken nested\n",
+	       lock, owner->comm, owner->pid, current->comm, current->pid, caller);
+	lock->nested++;
+}
+
+void mutex_lock(struct mutex *lock)
+{
+	might_sleep();
+	sched_mutex_take(lock, __builtin_return_address(0));
+}
+
+int mutex_lock_interruptible(struct mutex *lock)
+{
+	might_sleep();
+	sched_mutex_take(lock, __builtin_return_address(0));
+	return 0;
+}
+
+int mutex_lock_killable(struct mutex *lock)
+{
+	might_sleep();
+	sched_mutex_take(lock, __builtin_return_address(0));
+	return 0;
+}
+
+void mutex_lock_io(struct mutex *lock)
+{
+	might_sleep();
+	sched_mutex_take(lock, __builtin_return_address(0));
+}
+
+int mutex_trylock(struct mutex *lock)
+{
+	if (READ_ONCE(lock->owner))
+		return 0;
+	WRITE_ONCE(lock->owner, current);
+	return 1;
+}
+
+void mutex_unlock(struct mutex *lock)
+{
+	if (lock->nested) {
+		lock->nested--;
+		return;
+	}
+	if (unlikely(!lock->owner))
+		printk(KERN_WARNING "WARNING: mutex_unlock of unlocked mutex %px at %pS\n",
+		       lock, __builtin_return_address(0));
+	WRITE_ONCE(lock->owner, NULL);
+}

@@ -1,0 +1,55 @@
+"""kernel/sched: what the guest scheduler (core/sched.c, timer.c,
+workqueue.c) needs from the machine besides the time hypercalls.
+
+- ``__sched_now_ns``: the machine clock as the scheduler compares deadlines
+  with it.  Not ``ktime_get``: a reading of the ``det`` clock ticks it, and
+  a sleep must not move the clock by anything but its own length.
+- At module unload, timers, hrtimers and work items the module left queued
+  are taken off their lists (core ``sched_module_gone``): they would run
+  freed code, or their list nodes would be freed memory.  The kernel would
+  crash later; we say so in dmesg and go on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import Subsystem, export
+
+_KINDS = {1: "timer", 2: "hrtimer", 3: "delayed work", 4: "work"}
+_MAX_REPORTED = 64
+
+
+class Sched(Subsystem):
+    name = "sched"
+
+    @export("__sched_now_ns")
+    def now_ns(self) -> int:
+        tb = self.machine.time_base
+        now = getattr(tb, "now_ns", None)
+        if now is not None:
+            return now()
+        return tb.virtual_ns(tick=False) if tb.deterministic else tb.since_boot_ns()
+
+    def module_unloaded(self, module: Any) -> None:
+        va = self.machine.resolve("sched_module_gone")
+        if va is None or not module.size:
+            return
+        out = self.mm.kmalloc(16 * _MAX_REPORTED)
+        if not out:
+            return
+        log = self.machine.log.log
+        try:
+            n = self.machine._call(va, (module.base, module.base + module.size, out, _MAX_REPORTED),
+                                   None, "rmmod") & 0xFFFF_FFFF
+            for i in range(min(n, _MAX_REPORTED)):
+                kind = self.mm.read_uint(out + 16 * i, 8)
+                fn = self.mm.read_uint(out + 16 * i + 8, 8)
+                hit = module.symbolize(fn) if module.contains(fn) else None
+                name = f"{hit[0]}{f'+{hit[1]:#x}' if hit[1] else ''} [{module.name}]" if hit else f"{fn:#x}"
+                log(4, f"{module.name}: {_KINDS.get(kind, 'callback')} {name} still pending "
+                       "at unload; dropped (the kernel would run freed code)")
+        except Exception as exc:  # noqa: BLE001 - the oops is in dmesg; the unload goes on
+            log(4, f"{module.name}: dropping its timers and work failed: {exc}")
+        finally:
+            self.mm.kfree(out)
