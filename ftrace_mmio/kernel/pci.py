@@ -183,6 +183,19 @@ class PciCore(Subsystem):
             dev.config_write(PCI_COMMAND, 2, dev.config_read(PCI_COMMAND, 2) & ~PCI_COMMAND_MASTER)
 
     @export(nargs=1)
+    def pci_enable_device_mem(self, dev_va: int) -> int:
+        return self.pci_enable_device(dev_va)
+
+    @export(nargs=1)
+    def pci_is_enabled(self, dev_va: int) -> int:
+        return int(getattr(self._pdev(dev_va), "enable_count", 1) > 0)
+
+    @export(nargs=1)
+    def pci_clear_master(self, dev_va: int) -> None:
+        dev = self._pdev(dev_va)
+        dev.config_write(PCI_COMMAND, 2, dev.config_read(PCI_COMMAND, 2) & ~PCI_COMMAND_MASTER)
+
+    @export(nargs=1)
     def pci_set_master(self, dev_va: int) -> None:
         dev = self._pdev(dev_va)
         cmd = dev.config_read(PCI_COMMAND, 2)

@@ -183,6 +183,9 @@ void pci_dev_put(struct pci_dev *dev);
 int pci_enable_device(struct pci_dev *dev);
 void pci_disable_device(struct pci_dev *dev);
 void pci_set_master(struct pci_dev *dev);
+void pci_clear_master(struct pci_dev *dev);
+int pci_enable_device_mem(struct pci_dev *dev);
+bool pci_is_enabled(struct pci_dev *pdev);
 
 /* BAR ownership (kernel/core/pci-driver.c): a BAR requested twice is -EBUSY
  * with "BAR n: can't reserve [mem ...]" in the log.  After
