@@ -40,7 +40,6 @@ def dma_bit_mask(n: int) -> int:
     return MASK64 if n >= 64 else (1 << n) - 1
 
 
-DEFAULT_MASK = dma_bit_mask(32)             # what the PCI core sets for every function
 DEVICE_DMA_MASK_OFF = 40                    # struct device: u64 *dma_mask
 DEVICE_COHERENT_MASK_OFF = 48               # struct device: u64 coherent_dma_mask
 MIN_MASK = dma_bit_mask(24)                 # x86's ZONE_DMA: the smallest mask dma_supported() takes
