@@ -393,3 +393,24 @@ def test_interrupts_command_msi_line(rig):
     slot = r.devs[0].slot
     hwirq = (slot[0] << 8 | slot[1]) << 11
     assert f" 24:          1  PCI-MSI {hwirq}-edge      irq_test" in r.irq().proc_interrupts().splitlines()
+
+
+# ---- a machine file ------------------------------------------------------------------------------
+
+def test_machine_file_loads_the_model_and_shares_a_line(cache):
+    from ftrace_mmio.machine.config import parse_machine_text
+
+    model = Path(__file__).resolve().parent / "irqdev_model.py"
+    text = (f'[[device]]\nmodel = "{model}"\nslot = "00:06.0"\nirq = 20\n\n'
+            f'[[device]]\nmodel = "{model}"\nslot = "00:07.0"\nirq = 20\n')
+    config = parse_machine_text(text)
+    time_base = TimeBase()
+    machine = config.build_machine(time_base, cache_dir=cache)
+    try:
+        devs = [d for d in machine.pci_bus.devices if d.model.name == "irqdev"]
+        assert [d.irq for d in devs] == [20, 20]
+        machine.insmod(DRIVER, ["mode=intx", "shared=1", "nth=1"])
+        assert machine.call("irq_test", "irqt_raise", 1) == 1
+        assert " 20:          1  IO-APIC  20-fasteoi   irq_test" in machine.kapi.irq.proc_interrupts()
+    finally:
+        machine.close()
