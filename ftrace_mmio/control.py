@@ -180,12 +180,23 @@ def mount_of_cwd(entries: list[MountEntry], cwd: str | None = None) -> MountEntr
     return best
 
 
+def mounts_below_cwd(entries: list[MountEntry], cwd: str | None = None) -> list[MountEntry]:
+    """The running mounts whose mount point is under the current directory."""
+    cwd = _cwd() if cwd is None else cwd
+    if cwd is None:
+        return []
+    prefix = cwd.rstrip("/") + "/"
+    return [e for e in entries if os.path.realpath(e.mountpoint).startswith(prefix)]
+
+
 def find_mount(mount: str | None = None) -> MountEntry:
     """The mount a command acts on.
 
     ``mount`` (``--mount``) names it by its mount point. Without it: the mount
     the current directory is in, then ``$FTRACE_MMIO_MOUNT``, then the only
-    one running; with several and none of these, refuse and list them.
+    one below the current directory (``ftrace-mmio mount t`` then
+    ``ftrace-mmio insmod ...`` from the same place), then the only one
+    running; with several and none of these, refuse and list them.
     """
     entries = running_mounts()
     if mount is None:
@@ -194,6 +205,10 @@ def find_mount(mount: str | None = None) -> MountEntry:
             return here
         mount = os.environ.get(MOUNT_ENV) or None
         named_by = f"${MOUNT_ENV}"
+        if mount is None:
+            below = mounts_below_cwd(entries)
+            if len(below) == 1:
+                return below[0]
     else:
         named_by = "--mount"
     if mount is not None:

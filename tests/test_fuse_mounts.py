@@ -124,3 +124,29 @@ def test_lazy_umount_ends_a_blocked_reader_at_once(tmp_path: Path, runtime_dir: 
         reader.wait()
     assert not mounts_at(str(m.path))
     assert not any(e.pid == m.pid for e in running_mounts())
+
+
+def readme_workflow() -> str:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("## The workflow", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_workflow_with_another_mount_running(tmp_path: Path, runtime_dir: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    other = mount(tmp_path / "elsewhere" / "other")
+    try:
+        work = tmp_path / "work"
+        work.mkdir()
+        env = {k: v for k, v in os.environ.items() if k != MOUNT_ENV}
+        env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+        script = readme_workflow()
+        assert "ftrace-mmio insmod nvlike" in script
+        result = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True,
+                                text=True, timeout=SHELL_TIMEOUT * 3)
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        assert int(result.stdout.split()[-1]) > 0, result.stdout   # grep -c '^[RW] ' dump.txt
+        # The module went into t's machine, not the other one.
+        assert "nvlike" not in cli_in(tmp_path, "lsmod", "--mount", str(other.path)).stdout
+    finally:
+        unmount_and_check(other)
