@@ -154,3 +154,51 @@ def test_edu_trace_equals_the_real_kernels(our_run):
 def test_edu_dmesg_results_equal_the_real_kernels(our_run):
     _failure, _trace, dmesg = our_run
     assert results(dmesg) == results((ORACLE / "dmesg.txt").read_text())
+
+
+def test_edu_det_clock_is_byte_reproducible(our_run):
+    from ftrace_mmio.cli.run import trace_run
+    from ftrace_mmio.machine.config import load_machine_file
+
+    runs = []
+    for _ in range(2):
+        out = io.BytesIO()
+        failure, _dmesg = trace_run("edu", [], out, clock="det", config=load_machine_file(MACHINE))
+        assert failure is None
+        runs.append(out.getvalue())
+    assert runs[0] == runs[1]
+    assert normalise(runs[0].decode()) == normalise(our_run[1])
+
+
+# ---- INTx: the same device without its MSI capability --------------------------------------
+
+EDU_INTX_MODEL = '''
+from ftrace_mmio.machine.devices.edu import Edu
+
+
+class EduIntx(Edu):
+    """edu with no MSI capability: the driver falls back to INTx."""
+
+    name = "edu-intx"
+    msi_vectors = 0
+'''
+
+
+def test_oracle_intx_run_is_the_msi_run():
+    """On the real kernel (booted with pci=nomsi) the accesses do not change."""
+    assert normalise((ORACLE / "intx" / "dump.txt").read_text()) == normalise((ORACLE / "dump.txt").read_text())
+    assert "edu 0000:00:02.0: interrupts: INTx" in results((ORACLE / "intx" / "dmesg.txt").read_text())
+
+
+def test_edu_on_intx_equals_the_real_kernel_on_intx(tmp_path):
+    from ftrace_mmio.cli.run import trace_run
+    from ftrace_mmio.machine.config import load_machine_file
+
+    (tmp_path / "edu_intx.py").write_text(EDU_INTX_MODEL)
+    machine = tmp_path / "edu-intx.toml"
+    machine.write_text(MACHINE.read_text().replace('model = "edu"', 'model = "./edu_intx.py"'))
+    out = io.BytesIO()
+    failure, dmesg = trace_run("edu", [], out, config=load_machine_file(machine))
+    assert failure is None, f"{failure}\n{dmesg}"
+    assert normalise(out.getvalue().decode()) == normalise((ORACLE / "intx" / "dump.txt").read_text())
+    assert results(dmesg) == results((ORACLE / "intx" / "dmesg.txt").read_text())
