@@ -178,3 +178,22 @@ def test_unclaimed_physical_address_reads_all_ones_once_logged(traced) -> None:
                      "reads return all ones, writes are dropped"]
     assert not any("Oops" in line or "BUG" in line for line in t.dmesg(seq))
     assert t.call("io_widths", module="io_access") != 0
+
+
+def test_unclaimed_reads_are_traced_by_the_fast_engine_too(cache) -> None:
+    from ftrace_mmio.mmiotrace.mmio_mod import MmiotraceParams
+
+    t = Traced(cache, MmiotraceParams(engine="fast"))
+    try:
+        t.enable()
+        pipe = t.open_pipe()
+        t.machine.insmod(str(DRIVERS / "io_access.c"))
+        drain(pipe)
+        assert t.call("io_unclaimed", UNCLAIMED + 0x10000, module="io_access") == 0xFFFF_FFFF_FFFF_FFFF
+        acc = rw(events(drain(pipe)))
+        pipe.close()
+    finally:
+        t.close()
+    base = UNCLAIMED + 0x10000
+    assert acc == [("R", 4, base, 0xFFFFFFFF), ("W", 4, base + 4, 0x12345678),
+                   ("R", 4, base + 4, 0xFFFFFFFF), ("R", 1, base + 8, 0xFF)]
