@@ -414,3 +414,13 @@ def test_machine_file_loads_the_model_and_shares_a_line(cache):
         assert " 20:          1  IO-APIC  20-fasteoi   irq_test" in machine.kapi.irq.proc_interrupts()
     finally:
         machine.close()
+
+
+def test_an_oops_in_a_handler_leaves_the_next_call_in_task_context(rig):
+    r = rig()
+    r.load("mode=msi")
+    r.call("irqt_set_crash", 1)
+    with pytest.raises(ModuleError, match="oops"):
+        r.call("irqt_raise", 1)
+    assert r.call("irqt_preempt") == 0
+    assert r.call("irqt_raise", 2) == 1          # handlers run again

@@ -122,6 +122,12 @@ class Irq(Subsystem):
     def _set_pending_word(self, pending: bool) -> None:
         self.cpu.write_phys(self.mm.virt_to_phys(self._pending_va), (1 if pending else 0).to_bytes(8, "little"))
 
+    def task_begin(self) -> None:
+        """A top-level call starts in a fresh task: preempt count 0 (an oops
+        inside a handler or under a spinlock must not leave it raised)."""
+        if self.mm.read_uint(self._preempt_va, 4):
+            self.mm.write_uint(self._preempt_va, 4, 0)
+
     def preempt_count(self) -> int:
         return _s32(self.mm.read_uint(self._preempt_va, 4))
 

@@ -299,6 +299,9 @@ class Machine:
         cpu.set_reg(x86.UC_X86_REG_RSP, rsp)
         cpu.set_reg(x86.UC_X86_REG_RBP, 0)
         cpu.eflags = EFLAGS_RESET
+        irq = getattr(self.kapi, "irq", None)
+        if irq is not None:
+            irq.task_begin()        # each call is a new task: preempt count 0 (x86 keeps it per task)
         # The machine clock stops following wall time while guest code runs
         # (trace/clock.py); device events that fell due meanwhile run first.
         ktime = self.kapi.time

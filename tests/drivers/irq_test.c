@@ -44,6 +44,7 @@ static int requested;
 static DEFINE_SPINLOCK(irqt_lock);
 
 static unsigned long handled, calls, thread_runs, ctx_bits, last_status;
+static int crash;		/* the handler oopses (once) */
 
 static irqreturn_t irqt_handler(int irq_nr, void *dev_id)
 {
@@ -54,6 +55,10 @@ static irqreturn_t irqt_handler(int irq_nr, void *dev_id)
 		   (in_task() ? 8 : 0) | (dev_id == &handled ? 16 : 0);
 	if (ignore)
 		return IRQ_NONE;
+	if (crash) {
+		crash = 0;
+		return *(volatile int *)8 ? IRQ_HANDLED : IRQ_NONE;
+	}
 	status = readl(regs + IRQDEV_STATUS);
 	if (!status)
 		return IRQ_NONE;
@@ -272,4 +277,9 @@ unsigned long irqt_request_null_handler(void)
 unsigned long irqt_request_shared_conflict(void)
 {
 	return (unsigned long)(long)request_irq(irq, irqt_handler, 0, "irq_test2", &calls);
+}
+
+void irqt_set_crash(unsigned long on)
+{
+	crash = on;
 }
