@@ -202,3 +202,16 @@ def test_edu_on_intx_equals_the_real_kernel_on_intx(tmp_path):
     assert failure is None, f"{failure}\n{dmesg}"
     assert normalise(out.getvalue().decode()) == normalise((ORACLE / "intx" / "dump.txt").read_text())
     assert results(dmesg) == results((ORACLE / "intx" / "dmesg.txt").read_text())
+
+
+@pytest.mark.parametrize("engine, decoder", [("fast", "full"), ("faithful", "pf_in")])
+def test_edu_equals_the_real_kernel_in_every_mode(engine, decoder):
+    from ftrace_mmio.cli.run import trace_run
+    from ftrace_mmio.machine.config import load_machine_file
+    from ftrace_mmio.mmiotrace.mmio_mod import MmiotraceParams
+
+    out = io.BytesIO()
+    failure, _dmesg = trace_run("edu", [], out, config=load_machine_file(MACHINE),
+                                params=MmiotraceParams(engine=engine, decoder=decoder))
+    assert failure is None
+    assert normalise(out.getvalue().decode()) == normalise((ORACLE / "dump.txt").read_text())
