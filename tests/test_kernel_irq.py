@@ -135,6 +135,14 @@ def test_masked_interrupt_waits_for_the_restore(rig, fn, mode):
     assert (got & 0xFF, got >> 8 & 0xFF, got >> 16 & 0xFF) == (0, 0, 1)
 
 
+@pytest.mark.parametrize("mode", ["intx", "msi"])
+def test_interrupt_from_a_device_timer_is_taken_while_the_driver_sleeps(rig, mode):
+    r = rig()
+    r.load(f"mode={mode}")
+    got = r.call("irqt_raise_later_and_sleep", 1)
+    assert (got & 0xFF, got >> 8 & 0xFF) == (0, 1)
+
+
 def test_local_irq_enable_takes_the_pending_interrupt(rig):
     r = rig()
     r.load("mode=intx")
@@ -240,8 +248,16 @@ def test_threaded_handler_runs_later_in_task_context(rig):
 def test_synchronize_irq_lets_a_woken_thread_finish(rig):
     r = rig()
     r.load("mode=msi", "threaded=1")
-    r.call("irqt_raise", 1)
-    assert r.call("irqt_synchronize") == 1
+    got = r.call("irqt_raise_sync", 1)
+    assert (got & 0xFF, got >> 8 & 0xFF) == (0, 1)
+
+
+def test_woken_thread_runs_when_the_call_returns(rig):
+    r = rig()
+    r.load("mode=intx", "threaded=1")
+    assert r.call("irqt_raise", 1) == 1
+    # The machine runs what is due after each command (sched_run_pending).
+    assert r.call("irqt_thread_runs") == 1
 
 
 def test_oneshot_keeps_a_level_line_masked_until_the_thread_ran(rig):

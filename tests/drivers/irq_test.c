@@ -14,6 +14,7 @@
 #include <linux/interrupt.h>
 #include <linux/spinlock.h>
 #include <linux/io.h>
+#include <linux/delay.h>
 
 #define IRQDEV_ID 0x00
 #define IRQDEV_STATUS 0x04
@@ -175,10 +176,16 @@ unsigned long irqt_raise_vector(unsigned long vector, unsigned long bits)
 	return handled;
 }
 
-unsigned long irqt_raise_later(unsigned long bits)
+/* The device interrupts 100 us later, while the driver sleeps. */
+unsigned long irqt_raise_later_and_sleep(unsigned long bits)
 {
+	unsigned long a, b;
+
 	writel(bits, regs + IRQDEV_RAISE_LATER);
-	return handled;
+	a = handled;
+	msleep(1);
+	b = handled;
+	return a | b << 8;
 }
 
 /* Counts before the restore (after the raise, after another access) and after. */
@@ -247,6 +254,18 @@ unsigned long irqt_enable_unbalanced(void)
 void irqt_run_threads(void)
 {
 	irq_run_threads();
+}
+
+/* Thread runs right after the raise (none: it waits) and after synchronize_irq. */
+unsigned long irqt_raise_sync(unsigned long bits)
+{
+	unsigned long a, b;
+
+	writel(bits, regs + IRQDEV_RAISE);
+	a = thread_runs;
+	synchronize_irq(irq);
+	b = thread_runs;
+	return a | b << 8;
 }
 
 unsigned long irqt_synchronize(void)
