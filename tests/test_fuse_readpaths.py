@@ -258,7 +258,8 @@ def test_trace_pipe_blocking(mounted: Mount, busybox: str, tmp_path: Path, reade
         # The reader holds trace_pipe open (one reader at a time: EBUSY for others).
         assert wait_until(lambda: _pipe_busy(mounted)), "the reader never opened trace_pipe"
         mounted.ok("echo 'after the reader' > trace_marker")
-        assert wait_until(lambda: b"after the reader" in out.read_bytes()), out.read_bytes()
+        # The whole line (dd bs=1 writes it a byte at a time).
+        assert wait_until(lambda: b"after the reader\n" in out.read_bytes()), out.read_bytes()
         if reader == "busybox head":
             assert proc.wait(timeout=60) == 0
     finally:
