@@ -254,7 +254,7 @@ class PciCore(Subsystem):
                 self.regions.remove(r)
                 self.mm.kfree(r.res)
                 return
-        self.machine.log.log(4, f"Trying to free nonexistent resource <{start:#018x}-{end:#018x}>")
+        self.machine.log.log(4, f"resource: Trying to free nonexistent resource <{start:#018x}-{end:#018x}>")
 
     def module_unloaded(self, module) -> None:
         # A driver still registered by a module that is gone: unregister it

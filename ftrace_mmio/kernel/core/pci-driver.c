@@ -114,13 +114,13 @@ static int pcidrv_probe_one(struct pci_driver *drv, struct pci_dev *pdev,
 		ret = 0;
 	}
 	if (ret < 0) {
+		/* The kernel says so first, then cleans up (really_probe). */
+		if (ret != -EPROBE_DEFER && ret != -ENODEV && ret != -ENXIO)
+			pr_warn("%s: probe of %s failed with error %d\n", drv->driver.name,
+				dev_name(&pdev->dev), ret);
 		devres_release_all(&pdev->dev);
 		pcidrv_clear(pdev);
 		kfree(b);
-		if (ret == -EPROBE_DEFER || ret == -ENODEV || ret == -ENXIO)
-			return ret;		/* quiet, as in the kernel */
-		pr_warn("%s: probe of %s failed with error %d\n", drv->driver.name,
-			dev_name(&pdev->dev), ret);
 		return ret;
 	}
 	pci_dev_get(pdev);
