@@ -285,7 +285,7 @@ def test_msi_sets_pdev_irq_and_intx_disable(rig):
     dev = r.devs[0]
     r.load("mode=msi")
     irq = r.call("irqt_irq")
-    assert irq >= 24 and r.call("irqt_pdev_irq") == irq
+    assert irq >= 24 and r.call("irqt_pdev_irq") == irq and r.call("irqt_msi_bits") == 1
     assert dev.msi_mode() == "msi" and dev.model.msi_enabled()
     assert dev.config_read(PCI_COMMAND, 2) & PCI_COMMAND_INTX_DISABLE
     r.machine.rmmod("irq_test")
@@ -299,6 +299,7 @@ def test_msix_vectors_each_get_an_interrupt(rig):
     dev = r.devs[0]
     assert dev.msi_mode() == "msix" and dev.msi_enabled_vectors() == 4
     assert r.call("irqt_pdev_irq") == GSI            # MSI-X leaves pdev->irq alone
+    assert r.call("irqt_msi_bits") == 2
     irqs = r.irq().pci_state[id(dev)].irqs
     assert len(irqs) == 4 and len(set(irqs)) == 4 and min(irqs) >= 24
     # Vector 0 is requested; vector 2 has no handler: it stays masked, undelivered.
@@ -440,3 +441,11 @@ def test_an_oops_in_a_handler_leaves_the_next_call_in_task_context(rig):
         r.call("irqt_raise", 1)
     assert r.call("irqt_preempt") == 0
     assert r.call("irqt_raise", 2) == 1          # handlers run again
+
+
+def test_msi_left_enabled_at_rmmod_is_turned_off(rig):
+    r = rig()
+    r.load("mode=msi", "no_free=1")
+    r.machine.rmmod("irq_test")
+    r.load("mode=none")
+    assert r.call("irqt_pdev_irq") == GSI and r.call("irqt_msi_bits") == 0

@@ -572,7 +572,14 @@ class Irq(Subsystem):
                     self._write_pdev_irq(va, int(dev.irq or 0))
 
     def _write_pdev_irq(self, va: int, irq: int) -> None:
-        self.mm.write_uint(va + 28, 4, irq)     # pci_dev.irq (asserted in linux/pci.h)
+        """pdev->irq back to the INTx line, msi_enabled/msix_enabled off
+        (offsets asserted in linux/pci.h, named in kernel/pci.py)."""
+        from . import pci as pcicore
+        self.mm.write_uint(va + 28, 4, irq)
+        flags_off = getattr(pcicore, "PCI_DEV_FLAGS_OFF", None)
+        if flags_off is not None:
+            flags = self.mm.read_uint(va + flags_off, 4)
+            self.mm.write_uint(va + flags_off, 4, flags & ~0b1100)
 
     # ---- /proc/interrupts ---------------------------------------------------------------
 

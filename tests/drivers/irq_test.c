@@ -156,6 +156,7 @@ MODULE_LICENSE("GPL");
 unsigned long irqt_irq(void) { return irq; }
 unsigned long irqt_pdev_irq(void) { return pdev->irq; }
 unsigned long irqt_handled(void) { return handled; }
+unsigned long irqt_msi_bits(void) { return pdev->msi_enabled | pdev->msix_enabled << 1; }
 unsigned long irqt_calls(void) { return calls; }
 unsigned long irqt_thread_runs(void) { return thread_runs; }
 unsigned long irqt_ctx(void) { return ctx_bits; }
