@@ -215,3 +215,19 @@ def test_edu_equals_the_real_kernel_in_every_mode(engine, decoder):
                                 params=MmiotraceParams(engine=engine, decoder=decoder))
     assert failure is None
     assert normalise(out.getvalue().decode()) == normalise((ORACLE / "dump.txt").read_text())
+
+
+def test_annotate_names_edu_registers_in_the_real_kernels_dump():
+    """The model's register map names what the real kernel recorded."""
+    from ftrace_mmio.analysis.annotate import annotate
+    from ftrace_mmio.analysis.resolve import Resolver
+
+    out = io.StringIO()
+    annotate(ORACLE / "dump.txt", Resolver(), out.write)
+    lines = out.getvalue().splitlines()
+    assert lines[1 + 5 + 1].endswith("# edu BAR0+0x00000 ID = 0x10000ed (MAGIC=0xed, MINOR=0x0, MAJOR=0x1)")
+    notes = [line.split("  # ")[1] for line in lines if line[:2] in ("R ", "W ")]
+    assert len(notes) == 42
+    assert "edu BAR0+0x00098 DMA_CMD = 0x5" in notes           # a 32-bit access: no field decode
+    assert "edu BAR0+0x00020 STATUS = 0x80 (BUSY=0, IRQ_FACT=1)" in notes
+    assert notes.count("edu BAR0+0x00024 IRQ_STATUS = 0x100 (FACT=0, DMA=1)") == 2
