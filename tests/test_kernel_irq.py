@@ -169,6 +169,21 @@ def test_disable_irq_nests_and_enable_irq_delivers(rig, mode):
     assert (got & 0xFF, got >> 8 & 0xFF, got >> 16 & 0xFF) == (0, 0, 1)
 
 
+def test_no_autoen_waits_for_enable_irq(rig):
+    r = rig()
+    r.load("mode=intx", "noautoen=1")
+    assert r.call("irqt_raise", 1) == 0
+    assert r.call("irqt_enable") == 1
+
+
+def test_bogus_return_value_is_reported(rig):
+    r = rig()
+    r.load("mode=intx", "bogus=1")
+    r.call("irqt_raise", 1)
+    log = r.log()
+    assert f"irq event {GSI}: bogus return value 10" in log and "irqt_handler [irq_test]" in log
+
+
 def test_unbalanced_enable_irq_warns(rig):
     r = rig()
     r.load("mode=intx")

@@ -35,6 +35,10 @@ static int oneshot;
 module_param(oneshot, int, 0);
 static int ignore;		/* the handler never claims the interrupt */
 module_param(ignore, int, 0);
+static int bogus;		/* the handler returns a value no handler may return */
+module_param(bogus, int, 0);
+static int noautoen;		/* IRQF_NO_AUTOEN: stays disabled until enable_irq() */
+module_param(noautoen, int, 0);
 static int no_free;		/* leave the interrupt requested at rmmod */
 module_param(no_free, int, 0);
 
@@ -66,6 +70,8 @@ static irqreturn_t irqt_handler(int irq_nr, void *dev_id)
 	last_status = status;
 	writel(status, regs + IRQDEV_ACK);
 	handled++;
+	if (bogus)
+		return (irqreturn_t)0x10;
 	return threaded ? IRQ_WAKE_THREAD : IRQ_HANDLED;
 }
 
@@ -120,6 +126,8 @@ static int __init irqt_init(void)
 	irq = pci_irq_vector(pdev, 0);
 	if (oneshot)
 		flags |= IRQF_ONESHOT;
+	if (noautoen)
+		flags |= IRQF_NO_AUTOEN;
 	if (threaded == 2)
 		ret = request_threaded_irq(irq, NULL, irqt_thread, flags, "irq_test", &handled);
 	else if (threaded)
@@ -302,4 +310,10 @@ unsigned long irqt_request_shared_conflict(void)
 void irqt_set_crash(unsigned long on)
 {
 	crash = on;
+}
+
+unsigned long irqt_enable(void)
+{
+	enable_irq(irq);
+	return handled;
 }
