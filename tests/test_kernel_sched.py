@@ -155,3 +155,67 @@ def test_rmmod_drops_a_pending_timer_with_a_warning(tmp_path_factory):
         assert m.call("sched_basic", "t_del_timer_sync") == 0
     finally:
         m.close()
+
+
+# ---- locks, atomics, bitops, lists (tests/drivers/sched_sync.c) ------------------------------
+
+@pytest.fixture(scope="module")
+def sync(tmp_path_factory):
+    m = make_machine(tmp_path_factory, time_base=TimeBase(deterministic=True))
+    m.insmod(driver("sched_sync"))
+    yield m
+    m.close()
+
+
+def sync_call(m, fn: str) -> list[str]:
+    seq = last_seq(m)
+    assert m.call("sched_sync", fn) == 0
+    return new_lines(m, seq)
+
+
+def test_spinlocks_disable_preemption_interrupts_and_bottom_halves(sync):
+    assert sync_call(sync, "t_locks") == [
+        "spin_lock: preempt_count 1 locked 1 after 0 trylock 1",
+        "spin_lock_irqsave: irqs off 1, restored on 1",
+        "spin_lock_bh: in_softirq 1",
+        "mutex: locked 1 trylock 0",
+        "mutex: unlocked 1 trylock 1",
+    ]
+
+
+def test_lock_misuse_is_reported_as_the_debug_kernel_does(sync):
+    lines = sync_call(sync, "t_lock_bugs")
+    assert lines[0] == "BUG: spinlock recursion on CPU#0, insmod/1"
+    assert re.fullmatch(r" lock: ffffffff[0-9a-f]{8}, caller: t_lock_bugs\+0x[0-9a-f]+/0x[0-9a-f]+ "
+                        r"\[sched_sync\]", lines[1])
+    assert lines[2].startswith("BUG: sleeping function called from invalid context at ")
+    assert "BUG: scheduling while atomic: insmod/1/0x00000001" in lines
+
+
+def test_contended_mutex_is_reported_and_taken_nested(sync):
+    lines = sync_call(sync, "t_mutex_contended")
+    assert re.fullmatch(r"WARNING: mutex ffffffff[0-9a-f]{8} held by insmod/1, wanted by kworker/0:1/20 "
+                        r"at mtx_work_fn\+0x[0-9a-f]+/0x[0-9a-f]+ \[sched_sync\]: cannot block on one "
+                        r"stack, taken nested", lines[0])
+    assert lines[1:] == ["mutex contended: work ran 1 still locked 1", "mutex contended: unlocked 1"]
+
+
+def test_atomics(sync):
+    assert sync_call(sync, "t_atomics") == [
+        "atomic: 10 0 9 100 1 now 0",
+        f"atomic64: {(1 << 40) + 6} inc_not_zero 1",
+        "atomic_long: inc_and_test 1 fetch_add_unless 0 now 0",
+        "xchg 3 cmpxchg 7 9 x 9",
+    ]
+
+
+def test_bitops(sync):
+    assert sync_call(sync, "t_bitops") == [
+        "bitops: 1 1 0 sum 198 first 5 next 64 zero 0 last 129",
+        "bitops: ffs 5 fls 7 __ffs 4 __fls 6 ffz 8 hweight 8 64 fls64 41",
+    ]
+
+
+def test_lists_and_kref(sync):
+    assert sync_call(sync, "t_lists") == ["list: 31024 ->3401 count 4 first 1 last 3 empty 0"]
+    assert sync_call(sync, "t_kref") == ["kref: put 0 1 released 1 read 0"]
