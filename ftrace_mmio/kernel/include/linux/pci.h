@@ -20,6 +20,16 @@
 #include <linux/list.h>
 #include <linux/pm.h>
 #include <linux/mod_devicetable.h>
+/* The rest of what the kernel's pci.h brings in (drivers rely on it). */
+#include <linux/init.h>
+#include <linux/errno.h>
+#include <linux/atomic.h>
+#include <linux/interrupt.h>
+#include <linux/dma-mapping.h>
+#if __has_include(<linux/dmapool.h>)
+#include <linux/dmapool.h>
+#endif
+
 #define PCI_DEVFN(slot, func) ((((slot) & 0x1f) << 3) | ((func) & 0x07))
 #define PCI_SLOT(devfn) (((devfn) >> 3) & 0x1f)
 #define PCI_FUNC(devfn) ((devfn) & 0x07)
