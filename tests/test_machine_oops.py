@@ -52,7 +52,7 @@ CASES = {
     "loop": (r"ftrace-mmio: run budget exceeded: \[insmod:1\] ran 0\.3s \(wall clock\) without returning, "
              r"stopped at machine time \d+\.\d{6}", "crash_loop"),
     "loop_delay": (r"ftrace-mmio: run budget exceeded: \[insmod:1\] ran 0\.3s \(wall clock\) without returning, "
-                   r"stopped at machine time \d+\.\d{6}", "(crash_loop_delay|udelay|__hv_\w+)"),
+                   r"stopped at machine time \d+\.\d{6}", r"(crash_loop_delay|udelay|__hv_\w+)"),
     "syscall": (r"BUG: syscall instruction executed in kernel code", "crash_syscall"),
     "int80": (r"BUG: unexpected software interrupt 0x80 in kernel code", "crash_int80"),
     "int3": (r"int3: 0000 \[#\d+\]", "crash_int3"),

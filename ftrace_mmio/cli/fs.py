@@ -115,7 +115,8 @@ def _daemon_argv(args: argparse.Namespace, mountpoint: str, ready_fd: int, log_f
         argv += ["--machine", os.path.abspath(args.machine)]
     for option, value in (("--cpus", args.cpus), ("--clock", args.clock),
                           ("--buffer-size-kb", args.buffer_size_kb), ("--decoder", args.decoder),
-                          ("--engine", getattr(args, "engine", None))):
+                          ("--engine", getattr(args, "engine", None)),
+                          ("--run-budget", getattr(args, "run_budget", None))):
         if value is not None:
             argv += [option, str(value)]
     if args.filter_offset is not None:
@@ -339,7 +340,7 @@ def cmd_mounts(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ftrace_mmio.cli.run import add_machine_argument, add_mmiotrace_arguments
+    from ftrace_mmio.cli.run import add_budget_argument, add_machine_argument, add_mmiotrace_arguments
 
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser(
@@ -367,6 +368,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--log-file", default=None, help=argparse.SUPPRESS)
     add_machine_argument(p)
+    add_budget_argument(p)
     add_mmiotrace_arguments(p)
     p.set_defaults(func=cmd_mount)
 

@@ -77,6 +77,23 @@ def add_machine_argument(parser: argparse.ArgumentParser) -> None:
                              "(start from: ftrace-mmio machine --show-default)")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
+def add_budget_argument(parser: argparse.ArgumentParser) -> None:
+    """``--run-budget SECONDS`` (run and mount): the machine file's run_budget_s."""
+    parser.add_argument("--run-budget", type=_seconds, default=None, metavar="SECONDS",
+                        help="wall-clock time one call into the driver (init, exit) may run before it "
+                             "is stopped with an error (default 60; machine file key run_budget_s)")
+
+
 def mmiotrace_params(args: argparse.Namespace, base: MmiotraceParams = MmiotraceParams()) -> MmiotraceParams:
     """``base`` with the mmiotrace options the command line gave."""
     changes = {"filter_offset": args.filter_offset, "nommiotrace": args.nommiotrace,
@@ -93,6 +110,7 @@ def machine_config(args: argparse.Namespace) -> MachineConfig:
     config = load_machine_file(path) if path else default_config()
     config = config.replace(cpus=getattr(args, "cpus", None), clock=getattr(args, "clock", None),
                             buffer_size_kb=getattr(args, "buffer_size_kb", None),
+                            run_budget_s=getattr(args, "run_budget", None),
                             mmiotrace=mmiotrace_params(args, config.mmiotrace))
     from ..trace.array import CLOCK_NAMES
 
@@ -367,6 +385,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus", type=positive_int, default=None, metavar="N",
                    help="CPUs of the trace array (default 2)")
     add_machine_argument(p)
+    add_budget_argument(p)
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace here (default stdout)")
     p.add_argument("--dmesg", action="store_true", help="print the kernel log to stderr afterwards")
     p.add_argument("--replay", metavar="DUMP", default=None,

@@ -16,7 +16,7 @@ the previous one left it (no device access, no delay in between: the driver
 is spinning) costs ``SPIN_GROWTH`` times the previous step, capped at the
 next jiffy boundary and the next device event, so that a
 ``while (time_before(jiffies, end)) cpu_relax();`` or a ktime deadline loop
-ends after a few hundred iterations with an overshoot of at most 1/8 of the
+ends after a few hundred iterations with an overshoot of at most 1/16 of the
 time spun, and still sees every jiffy and every device event.
 
 ``jiffies`` is a real variable on a kernel data page, updated whenever the
@@ -43,7 +43,9 @@ U64 = (1 << 64) - 1
 # (The device access path charges MMIO_READ_NS / MMIO_WRITE_NS.)
 TIME_READ_NS = 25
 RELAX_NS = 50
-SPIN_GROWTH = 1.125
+SPIN_GROWTH = 1.0625
+# A spin step never grows past one jiffy (it is capped at the next jiffy anyway).
+MAX_SPIN_NS = NSEC_PER_JIFFY
 
 # The soft-lockup detector: the kernel's default watchdog_thresh is 10 s,
 # a soft lockup is 2 * thresh without scheduling, sampled by an hrtimer
@@ -126,7 +128,22 @@ class Time(Subsystem):
         names = [mod.name for mod in reversed(list(m.modules.values()))]
         log(4, "Modules linked in: " + " ".join(names))
         log(4, f"CPU: 0 PID: 1 Comm: {comm} Tainted: G           O L")
-        log(4, f"RIP: 0010:{m.symbolize(self.cpu.rip)}")
+        log(4, f"RIP: 0010:{self._where()}")
+
+    def _where(self) -> str:
+        """Where the CPU is stuck: the module code that called into the
+        kernel (cpu_relax, ktime_get ...), else RIP."""
+        m = self.machine
+        places = [self.cpu.rip]
+        try:
+            raw = self.mm.read(self.cpu.reg(_RSP), 64)
+            places += [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 64, 8)]
+        except Exception:  # noqa: BLE001 - RIP is still worth printing
+            pass
+        for va in places:
+            if any(mod.contains(va) for mod in m.modules.values()):
+                return m.symbolize(va)
+        return m.symbolize(self.cpu.rip)
 
     # -- spinning ----------------------------------------------------------------------------
 
@@ -145,7 +162,7 @@ class Time(Subsystem):
         site = self._site()
         sites = self._sites
         mark = sites.get(site)
-        step = mark[1] * SPIN_GROWTH if mark is not None and mark[0] == progress else float(base)
+        step = min(mark[1] * SPIN_GROWTH, MAX_SPIN_NS) if mark is not None and mark[0] == progress else float(base)
         # Never past the next jiffy or device event: the driver sees each.
         cap = now - now % NSEC_PER_JIFFY + NSEC_PER_JIFFY - now
         due = events.next_due()

@@ -41,8 +41,11 @@ DEFAULT_BUFFER_SIZE_KB = TRACE_BUF_SIZE_DEFAULT // 1024
 MAX_CPUS = 256
 MAX_RAM_MB = 4096
 DEFAULT_RAM_MB = 128
+#: Wall-clock seconds one call into module code may take (docs/kernel/time.md).
+DEFAULT_RUN_BUDGET_S = 60.0
+MAX_RUN_BUDGET_S = 7 * 24 * 3600.0
 
-_MACHINE_KEYS = ("cpus", "buffer_size_kb", "clock", "ram_mb")
+_MACHINE_KEYS = ("cpus", "buffer_size_kb", "clock", "ram_mb", "run_budget_s")
 _MMIOTRACE_KEYS = ("filter_offset", "nommiotrace", "trace_pc", "decoder", "engine")
 _DEVICE_KEYS = ("model", "slot", "irq", "rom", "bar0", "bar1", "bar2", "bar3", "bar4", "bar5")
 _BAR_KEYS = ("address", "size")
@@ -115,6 +118,7 @@ class MachineConfig:
     buffer_size_kb: int = DEFAULT_BUFFER_SIZE_KB
     clock: str = "local"
     ram_mb: int = DEFAULT_RAM_MB
+    run_budget_s: float = DEFAULT_RUN_BUDGET_S
     mmiotrace: MmiotraceParams = MmiotraceParams()
     #: Where it came from, for messages: a file path, or "<default>".
     source: str = "<default>"
@@ -133,6 +137,7 @@ class MachineConfig:
     def build_machine(self, time_base: TimeBase, **kwargs: Any) -> Machine:
         from .machine import Machine
 
+        kwargs.setdefault("run_budget_s", self.run_budget_s)
         return Machine(self.build_bus(time_base), time_base, ram_mb=self.ram_mb, **kwargs)
 
     def to_toml(self, header: str = "") -> str:
@@ -149,6 +154,8 @@ class MachineConfig:
             f'clock = "{self.clock}"',
             "# guest RAM in MiB",
             f"ram_mb = {self.ram_mb}",
+            "# wall-clock seconds a call into a module (init, exit) may run before it is stopped",
+            f"run_budget_s = {self.run_budget_s:g}",
             "",
             "# Boot parameters, like the kernel's mmiotrace.X= (fixed for the machine's life)",
             "[mmiotrace]",
@@ -324,6 +331,13 @@ class _Reader:
                              if high > 0xffff else f"{value} is outside {low}..{high}{what}")
         return value
 
+    def seconds(self, value: Any, path: tuple, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(path, f"expected a number of seconds, got {_kind(value)} {value!r}")
+        if not 0 < value <= high:
+            raise self.error(path, f"{value:g} is outside 0 (exclusive)..{high:g} seconds")
+        return float(value)
+
     def boolean(self, value: Any, path: tuple) -> bool:
         if not isinstance(value, bool):
             raise self.error(path, f"expected true or false, got {_kind(value)} {value!r}")
@@ -353,6 +367,9 @@ class _Reader:
             changes["clock"] = clock
         if "ram_mb" in machine:
             changes["ram_mb"] = self.integer(machine["ram_mb"], ("machine", "ram_mb"), 16, MAX_RAM_MB)
+        if "run_budget_s" in machine:
+            changes["run_budget_s"] = self.seconds(machine["run_budget_s"], ("machine", "run_budget_s"),
+                                                   MAX_RUN_BUDGET_S)
         params = doc.get("mmiotrace", {})
         self.table(params, ("mmiotrace",), _MMIOTRACE_KEYS)
         p = MmiotraceParams()

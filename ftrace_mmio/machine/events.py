@@ -6,7 +6,7 @@ watchdog).
 Due events run when the clock moves past them, on the CPU thread, in the
 order of their due times (then of scheduling): on every delay, spin and idle
 (``kernel/time.py``), at the per-access cost of a device access
-(``iomem.py`` compares the clock with :attr:`TimeBase.word` [1], which this
+(``iomem.py`` compares the clock with :attr:`TimeBase.due`, which this
 queue keeps at its earliest due time), and when a run starts after the
 machine sat idle.  While an event's callback runs, the clock reads its due
 time.
@@ -73,8 +73,9 @@ class EventQueue:
         """Run ``fn`` when the clock (:meth:`TimeBase.now_ns`) reaches ``due_ns``."""
         ev = Event(int(due_ns), fn, self)
         heapq.heappush(self._heap, (ev.due, next(self._seq), ev))
-        if ev.due < self.time_base.word[1] and not self.time_base.deterministic:
-            self.time_base.word[1] = ev.due
+        tb = self.time_base
+        if ev.due < tb._events_due and not tb.deterministic:
+            tb.set_events_due(ev.due)
         return ev
 
     def next_due(self) -> int | None:
@@ -88,11 +89,11 @@ class EventQueue:
         self.rearm()
 
     def rearm(self) -> None:
-        """Put the earliest due time where the access path looks (word 1)."""
+        """Tell the access path the earliest due time (TimeBase.set_events_due)."""
         due = self.next_due()
         due = self.tick_at if due is None else min(due, self.tick_at)
         tb = self.time_base
-        tb.word[1] = NEVER if tb.deterministic else due
+        tb.set_events_due(NEVER if tb.deterministic else due)
 
     def set_ticker(self, ticker: Callable[[int], int] | None) -> None:
         self.ticker = ticker
@@ -147,6 +148,6 @@ class EventQueue:
             self.rearm()
 
     def run_due(self) -> None:
-        """Run what is due now (the access path calls this when the clock
-        passed word 1)."""
+        """Run what is due now (the access path, through
+        TimeBase.access_due, when the clock passed the earliest due time)."""
         self.advance_to(self.time_base.now_ns())

@@ -45,7 +45,7 @@ from __future__ import annotations
 import bisect
 import traceback
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from unicorn import UcError
 from unicorn import unicorn_const as ucc
@@ -80,6 +80,16 @@ class Region(Protocol):
 
 
 IoObserver = Callable[[str, int, int, int, int], None]
+
+
+class _NoClock:
+    """The clock of an IoMem no machine clock is attached to."""
+
+    ns = 0
+    due = 1 << 64
+
+    def access_due(self) -> None:
+        pass
 
 #: An unclaimed physical address is served by claiming the aligned window of
 #: this size around it (clipped to its neighbours): one dmesg line per window.
@@ -131,11 +141,9 @@ class IoMem:
         # Observers get the RIP of every access: read it in place when the
         # CPU found its live state (one attribute read, no property call).
         self._rip_word = cpu.rip_word
-        # The machine clock (TimeBase.word: [0] now, [1] when the event
-        # queue wants to run) and what runs it; attach_clock() connects them.
-        self._clock = memoryview(bytearray(16)).cast("Q")
-        self._clock[1] = (1 << 64) - 1
-        self._on_due: Callable[[], None] = lambda: None
+        # The machine clock (trace/clock.py TimeBase: ``ns`` now, ``due``
+        # when access_due() must run); attach_clock() connects it.
+        self._clock: Any = _NoClock()
         self._prot_cb = HOOK_MEM_INVALID_CFUNC(self._on_prot)
         self._hooks: list[int] = []
         self._keep: list[object] = []
@@ -182,11 +190,10 @@ class IoMem:
         self._hooks.append(self.cpu.add_raw_hook(ucc.UC_HOOK_MEM_READ_PROT | ucc.UC_HOOK_MEM_WRITE_PROT,
                                                  self._prot_cb, start, start + size - 1))
 
-    def attach_clock(self, word: memoryview, on_due: Callable[[], None]) -> None:
-        """Charge every access to the machine clock ``word`` (TimeBase.word)
-        and call ``on_due`` (EventQueue.run_due) when it passes ``word[1]``."""
-        self._clock = word
-        self._on_due = on_due
+    def attach_clock(self, time_base: Any) -> None:
+        """Charge every access to ``time_base`` (a TimeBase: ``ns += cost``,
+        then ``access_due()`` once ``ns`` reached ``due``)."""
+        self._clock = time_base
 
     def regions(self) -> list[tuple[int, int, str]]:
         return [(r.start, r.size, r.name) for r in self._regions]
@@ -266,10 +273,10 @@ class IoMem:
         if r is None:
             return False
         clock = self._clock
-        t = clock[0] + MMIO_READ_NS
-        clock[0] = t
-        if t >= clock[1]:
-            self._on_due()
+        t = clock.ns + MMIO_READ_NS
+        clock.ns = t
+        if t >= clock.due:
+            clock.access_due()
         value = r.region.read(addr - r.start, size) & ((1 << (8 * size)) - 1)
         self._stash_addr, self._stash_size, self._stash_value = addr, size, value
         observers = self.observers
@@ -294,10 +301,10 @@ class IoMem:
         if r is None:
             return False
         clock = self._clock
-        t = clock[0] + MMIO_WRITE_NS
-        clock[0] = t
-        if t >= clock[1]:
-            self._on_due()
+        t = clock.ns + MMIO_WRITE_NS
+        clock.ns = t
+        if t >= clock.due:
+            clock.access_due()
         value &= (1 << (8 * size)) - 1
         if addr & (size - 1):
             # Unicorn now repeats this unaligned store byte by byte (P11).

@@ -218,7 +218,7 @@ class Machine:
         cpu.ports = self.ioports
         # What device models reach besides their BARs.
         self.events = EventQueue(self.time_base)
-        self.iomem.attach_clock(self.time_base.word, self.events.run_due)
+        self.iomem.attach_clock(self.time_base)
         self.irqchip = InterruptController(self)
         self.dma = DmaBus(self)
         for dev in self.pci_bus.devices:

@@ -171,7 +171,8 @@ class MmiotraceTracer(Tracer):
         self._later_now = True
         self._batching = False
         # The machine clock (trace/clock.py): what batched records are stamped with.
-        self._clock_word = array.time_base.word
+        self._time_base = array.time_base
+        self._c_clock = False
 
     # -- composition -------------------------------------------------------------
 
@@ -247,6 +248,9 @@ class MmiotraceTracer(Tracer):
         old, self._native = self._native, native
         buffer = self.array.buffer
         advance = self.array.time_base.before_advance
+        if self._c_clock:
+            self._time_base.c_clock(False)
+            self._c_clock = False
         if buffer.feeder is not None:
             buffer.feeder = None
             self._later_now = True
@@ -257,7 +261,8 @@ class MmiotraceTracer(Tracer):
                 advance.remove(self._feed)
         if native is not None or later:
             if native is not None:
-                native.set_clock(self.array.time_base.word_address)
+                native.set_clock(self._time_base.c_clock(True))
+                self._c_clock = True
             self._feed_clock = ""
             self._batching = later
             buffer.feeder = self._feed
@@ -293,7 +298,7 @@ class MmiotraceTracer(Tracer):
             self.trace_rw(opcode, width, phys, value, pc, map_id)
             return
         later = self._later
-        later.append((self._clock_word[0], phys, value, pc, map_id, opcode, width))
+        later.append((self._time_base.ns, phys, value, pc, map_id, opcode, width))
         if len(later) >= LATER_BATCH:
             self._drain_later()
 

@@ -17,11 +17,14 @@ would have lived them, not as the emulator spent them.
   The next run starts from there ("catches up"; device events that fell due
   meanwhile run first, in order).
 
-The clock lives in a shared 64-bit word (:attr:`TimeBase.word`, address
-:attr:`TimeBase.word_address`) so that C (``mmiotrace/kmmio_step.c``) can
-stamp records with it and the device-access path can advance it with one
-store. Word 1 holds the time at which the machine's event queue next wants
-to run (``machine/events.py``): the access path compares against it.
+The clock is a plain attribute (:attr:`TimeBase.ns`) that the device-access
+path advances with one addition (``machine/iomem.py``); :attr:`TimeBase.due`
+is when that path must call :meth:`TimeBase.access_due`: when the event
+queue next wants to run (``machine/events.py``), or always while C
+(``mmiotrace/kmmio_step.c``) stamps records with the clock, which it reads
+from a 64-bit word (:meth:`TimeBase.c_clock`) that ``access_due`` then keeps
+current. An attribute costs a third of a shared-memory word from Python, and
+the access path is the hottest code there is.
 
 ``det`` is ours: a deterministic clock for reproducible output. It reads a
 virtual nanosecond counter that advances by exactly ``DET_STEP_NS`` on every
@@ -40,8 +43,8 @@ import time
 from typing import Callable
 
 DET_STEP_NS = 1000
-#: Word 1 when nothing is due (and always in deterministic mode: the access
-#: path then never looks at the event queue).
+#: Due time when nothing is due (and always in deterministic mode: the access
+#: path then never runs the event queue).
 NEVER = (1 << 64) - 1
 
 
@@ -55,13 +58,15 @@ class TimeBase:
 
     def __init__(self, deterministic: bool = False) -> None:
         self._start = time.monotonic_ns()
-        # [0]: the machine clock (ns since boot) as of the last run_end or
-        # while running; [1]: when the event queue next wants to run.
-        self._words = (ctypes.c_uint64 * 2)(0, NEVER)
-        #: The two words as a memoryview of unsigned 64-bit integers: index
-        #: access costs about 30 ns from Python.
-        self.word = memoryview(self._words).cast("B").cast("Q")
-        self.word_address = ctypes.addressof(self._words)
+        #: The machine clock, ns since boot: current while guest code runs,
+        #: as of the last run_end while idle (then wall time is added).
+        self.ns = 0
+        #: The access path calls access_due() once ``ns`` reaches this.
+        self.due = NEVER
+        self._events_due = NEVER
+        # The word C reads (kmmio_step.c), and how many want it kept current.
+        self._c_word = (ctypes.c_uint64 * 1)()
+        self._c_users = 0
         #: Wall time (monotonic ns) when the machine went idle; None while
         #: guest code runs.
         self._idle_since: int | None = self._start
@@ -79,6 +84,27 @@ class TimeBase:
         self.before_advance: list[Callable[[], None]] = []
         self.deterministic = deterministic
 
+    # -- the access path's side -----------------------------------------------------
+
+    def set_events_due(self, due: int) -> None:
+        """When the event queue next wants to run (NEVER: nothing queued)."""
+        self._events_due = due
+        self.due = 0 if self._c_users else due
+
+    def access_due(self) -> None:
+        """The access path passed :attr:`due`: publish the clock to C, run due events."""
+        if self._c_users:
+            self._c_word[0] = self.ns
+        if self.ns >= self._events_due and self.events is not None:
+            self.events.run_due()
+
+    def c_clock(self, on: bool) -> int:
+        """Keep the C word current (``on``) or stop (calls pair up); returns its address."""
+        self._c_users = max(0, self._c_users + (1 if on else -1))
+        self._c_word[0] = self.ns
+        self.set_events_due(self._events_due)
+        return ctypes.addressof(self._c_word)
+
     # -- modes -------------------------------------------------------------------
 
     @property
@@ -90,8 +116,6 @@ class TimeBase:
         self._deterministic = bool(on)
         if self.events is not None:
             self.events.rearm()
-        elif on:
-            self.word[1] = NEVER
 
     @property
     def running(self) -> bool:
@@ -108,13 +132,14 @@ class TimeBase:
             self._depth += 1
             idle = self._idle_since
             if idle is None:
-                return self.word[0]
+                return self.now_ns() if self._deterministic else self.ns
             self._idle_since = None
-            target = self.word[0] + max(0, time.monotonic_ns() - idle)
+            target = self.ns + max(0, time.monotonic_ns() - idle)
             if self._deterministic:
                 # The machine runs on the det counter, which never follows
                 # wall time; the machine clock catches up on its own.
-                self.word[0] = target
+                self.ns = target
+                self._c_word[0] = target
                 return self._virtual
             # Not moved yet: events that fell due while idle run at their own times.
             return target
@@ -147,20 +172,21 @@ class TimeBase:
         for fn in self.before_advance:
             fn()
         with self._lock:
-            self.word[0] += ns
+            self.ns += ns
             self._virtual += ns
+            self._c_word[0] = self.ns
 
     # -- reading it ------------------------------------------------------------------------
 
     def since_boot_ns(self) -> int:
         """The machine clock: ``local``, ``global``, ``perf``, ``x86-tsc``."""
         if self._idle_since is None:
-            return self.word[0]
+            return self.ns
         with self._lock:
             idle = self._idle_since
             if idle is None:
-                return self.word[0]
-            return self.word[0] + max(0, time.monotonic_ns() - idle)
+                return self.ns
+            return self.ns + max(0, time.monotonic_ns() - idle)
 
     def machine_offset_ns(self) -> int:
         """``monotonic_ns() - since_boot_ns()``: constant."""
