@@ -464,3 +464,37 @@ def test_msi_left_enabled_at_rmmod_is_turned_off(rig):
     r.machine.rmmod("irq_test")
     r.load("mode=none")
     assert r.call("irqt_pdev_irq") == GSI and r.call("irqt_msi_bits") == 0
+
+
+def test_ftrace_mmio_interrupts_over_the_control_socket(cache, tmp_path, monkeypatch):
+    import json
+    import os
+    import subprocess
+
+    from ftrace_mmio.control import ControlServer, register_mount, unregister_mount
+
+    r = Rig(cache)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    monkeypatch.setenv("FTRACE_MMIO_RUNTIME_DIR", str(runtime))
+    server = ControlServer(None, machine_handlers(r.machine), path=runtime / "ctl.sock")
+    server.start()
+    entry = register_mount(str(tmp_path), server.path)
+    try:
+        r.load("mode=intx")
+        r.call("irqt_raise", 1)
+        env = {**os.environ, "FTRACE_MMIO_RUNTIME_DIR": str(runtime)}
+
+        def cli(*argv: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "ftrace_mmio", "interrupts", *argv], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        assert f" {GSI}:          1  IO-APIC  {GSI}-fasteoi   irq_test" in cli().splitlines()
+        rows = json.loads(cli("--json"))
+        assert [(x["irq"], x["count"], x["names"]) for x in rows] == [(GSI, 1, ["irq_test"])]
+    finally:
+        unregister_mount(entry)
+        server.stop()
+        r.close()
