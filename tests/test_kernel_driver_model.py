@@ -277,3 +277,35 @@ def test_managed_resources_of_a_pci_get_device_module_go_with_it(machine):
     assert dev.enable_count == 0 and machine.mm.iomaps == {} and dev.driver is None
     machine.insmod(driver("dm_basic"))              # no "Resources present before probing"
     assert dev.driver == "dmbasic"
+
+
+def test_less_common_managed_calls(machine):
+    seq = last_seq(machine)
+    machine.insmod(driver("dm_api"))
+    lines = new_lines(machine, seq)
+    assert lines[:13] == [
+        "dm_api: action released early",
+        f"dm_api: kcalloc zero 0 kasprintf {TESTMMIO}-42",
+        "dm_api: kmalloc(0) 0000000000000010",
+        "dm_api: get same 1 find same 1",
+        "dm_api: devm_ioremap dispi b0c5",
+        "dm_api: iomap_range dispi b0c5",
+        "dm_api: iomap_range past end 1",
+        "dm_api: ioremap_bar dispi b0c5",
+        "dm_api: enable 0",
+        "dm_api: request_all 0",
+        "dm_api: table 1 1 dispi b0c5",
+        "dm_api: map twice 1",
+        f"dm_api {TESTMMIO}: BAR 0: can't reserve [mem 0xfd000000-0xfd7fffff pref]",
+    ]
+    assert lines[13:15] == ["dm_api: BAR2 free 1 BAR0 held 1", f"dm_api {TESTMMIO}: once 1"]
+    assert machine.mm.iomaps == {}                  # devm_iounmap and pcim_iounmap_regions
+    assert sorted(r.start for r in machine.kapi.pci.regions) == [0xFD000000, 0xFD800000]
+    dev = _dev(machine, "00:03.0")
+    assert dev.enable_count == 1
+    seq = last_seq(machine)
+    machine.rmmod("dm_api")
+    # only what is still on the list, newest first; pcim then gives back
+    # both BARs (requested while managed) and disables the device, quietly
+    assert new_lines(machine, seq) == ["dm_api: counter 1 released", "dm_api: action kept"]
+    assert machine.kapi.pci.regions == [] and dev.enable_count == 0

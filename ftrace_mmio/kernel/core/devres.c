@@ -55,7 +55,8 @@ static const char *devres_res_str(char *buf, size_t size, const struct resource 
 
 /* ---- the list -------------------------------------------------------------- */
 
-void *devres_alloc(dr_release_t release, size_t size, gfp_t gfp)
+/* A node with room for size bytes; the data is zeroed only if gfp asks. */
+static void *devres_alloc_node_data(dr_release_t release, size_t size, gfp_t gfp)
 {
 	struct devres *dr;
 
@@ -68,6 +69,13 @@ void *devres_alloc(dr_release_t release, size_t size, gfp_t gfp)
 	dr->release = release;
 	dr->size = size;
 	return dr->data;
+}
+
+/* As in the kernel, devres_alloc() data starts zeroed (devm_kmalloc's
+ * only with __GFP_ZERO). */
+void *devres_alloc(dr_release_t release, size_t size, gfp_t gfp)
+{
+	return devres_alloc_node_data(release, size, gfp | __GFP_ZERO);
 }
 
 void devres_free(void *res)
@@ -248,7 +256,7 @@ void *devm_kmalloc(struct device *dev, size_t size, gfp_t gfp)
 
 	if (!size)
 		return DEVRES_ZERO_SIZE_PTR;
-	p = devres_alloc(devres_kmalloc_release, size, gfp);
+	p = devres_alloc_node_data(devres_kmalloc_release, size, gfp);
 	if (!p)
 		return NULL;
 	devres_add(dev, p);
