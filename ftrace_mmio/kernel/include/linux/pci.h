@@ -210,6 +210,20 @@ int pci_request_selected_regions_exclusive(struct pci_dev *dev, int bars, const 
 void pci_release_selected_regions(struct pci_dev *dev, int bars);
 int pci_select_bars(struct pci_dev *dev, unsigned long flags);
 
+static inline int pci_request_mem_regions(struct pci_dev *pdev, const char *name)
+{
+	return pci_request_selected_regions(pdev, pci_select_bars(pdev, IORESOURCE_MEM), name);
+}
+
+static inline void pci_release_mem_regions(struct pci_dev *pdev)
+{
+	pci_release_selected_regions(pdev, pci_select_bars(pdev, IORESOURCE_MEM));
+}
+
+#define PCI_DEVID(bus, devfn) ((((u16)(bus)) << 8) | (devfn))
+static inline u16 pci_dev_id(struct pci_dev *dev) { return PCI_DEVID(dev->bus->number, dev->devfn); }
+static inline int pci_domain_nr(struct pci_bus *bus) { return 0; }
+
 /* Managed PCI (released when the driver is unbound). */
 int pcim_enable_device(struct pci_dev *pdev);
 void pcim_pin_device(struct pci_dev *pdev);
