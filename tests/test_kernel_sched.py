@@ -141,6 +141,14 @@ def test_schedule_timeout_and_wake_up_process(machine):
     assert "schedule_timeout: running 5" in lines
 
 
+def test_the_deferred_count_is_back_to_zero(machine):
+    # The machine skips sched_run_pending() while this is 0: it must count
+    # every timer, hrtimer and work item in and out (the tests above ran
+    # all of them to completion or cancelled them).
+    va = machine.resolve("sched_deferred_items")
+    assert int.from_bytes(machine.read_virt(va, 8), "little") == 0
+
+
 def test_rmmod_drops_a_pending_timer_with_a_warning(tmp_path_factory):
     m = make_machine(tmp_path_factory, time_base=TimeBase(deterministic=True))
     try:

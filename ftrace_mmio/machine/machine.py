@@ -484,8 +484,14 @@ class Machine:
         timers already due (core/sched.c: sched_run_pending; the clock does
         not move).  A crash there is the kworker's: reported in dmesg, and
         the command that queued the work still succeeded."""
+        words = getattr(self, "_deferred_words", None)
+        if words is None:
+            names = ("sched_deferred_items", "irq_threads_pending", "irq_pending_word")
+            words = self._deferred_words = [va for va in map(self.resolve, names) if va]
         va = self.resolve("sched_run_pending")
-        if va is None:
+        # Nothing queued, armed or pending: skip the call (a run costs a few
+        # hundred microseconds of host time).
+        if va is None or not any(self.mm.read_uint(w, 8) for w in words):
             return
         try:
             self._call(va, (), None, "kworker/0:1")

@@ -27,6 +27,10 @@ static HLIST_HEAD(hrtimer_pending_list);
 static struct timer_list *timer_running;	/* whose callback runs now */
 static struct hrtimer *hrtimer_running;
 
+/* Timers, hrtimers and work items waiting (core/workqueue.c counts too):
+ * the machine skips sched_run_pending() after a command while it is 0. */
+unsigned long sched_deferred_items;
+
 extern int __preempt_count __weak;
 
 static int timer_preempt_count(void)
@@ -53,6 +57,7 @@ static int timer_detach(struct timer_list *timer)
 	if (!timer_pending(timer))
 		return 0;
 	hlist_del_init(&timer->entry);
+	sched_deferred_items--;
 	return 1;
 }
 
@@ -66,6 +71,7 @@ static int timer_queue(struct timer_list *timer, unsigned long expires)
 	}
 	timer->expires = expires;
 	hlist_add_head(&timer->entry, &timer_pending_list);
+	sched_deferred_items++;
 	return was;
 }
 
@@ -177,14 +183,17 @@ void hrtimer_setup(struct hrtimer *timer, enum hrtimer_restart (*function)(struc
 
 static void hrtimer_detach(struct hrtimer *timer)
 {
-	if (!hlist_unhashed(&timer->node))
+	if (!hlist_unhashed(&timer->node)) {
 		hlist_del_init(&timer->node);
+		sched_deferred_items--;
+	}
 	timer->state &= ~HRTIMER_STATE_ENQUEUED;
 }
 
 static void hrtimer_enqueue(struct hrtimer *timer)
 {
 	hlist_add_head(&timer->node, &hrtimer_pending_list);
+	sched_deferred_items++;
 	timer->state |= HRTIMER_STATE_ENQUEUED;
 }
 

@@ -40,6 +40,7 @@ static struct workqueue_struct *wq_running_wq[WQ_MAX_DEPTH];
 static unsigned int wq_depth;
 
 struct task_struct *sched_enter_kworker(unsigned int depth);	/* core/sched.c */
+extern unsigned long sched_deferred_items;			/* core/timer.c */
 void sched_leave_kworker(struct task_struct *prev);
 
 static struct workqueue_struct wq_system = { .name = "events", .max_active = 256 };
@@ -104,6 +105,7 @@ static void wq_insert(struct workqueue_struct *wq, struct work_struct *work)
 {
 	atomic_long_set(&work->data, (unsigned long)wq | WORK_STRUCT_PENDING);
 	list_add_tail(&work->entry, &wq_queue);
+	sched_deferred_items++;
 }
 
 /* Off the queue (or out of its timer) with PENDING cleared; true if it was
@@ -114,8 +116,10 @@ static bool wq_unqueue(struct work_struct *work)
 
 	if (!(data & WORK_STRUCT_PENDING))
 		return false;
-	if (!list_empty(&work->entry))
+	if (!list_empty(&work->entry)) {
 		list_del_init(&work->entry);
+		sched_deferred_items--;
+	}
 	atomic_long_set(&work->data, data & ~(long)WORK_STRUCT_PENDING);
 	return true;
 }
@@ -199,6 +203,7 @@ static void wq_run_one(struct work_struct *work)
 	unsigned int level = wq_depth;
 
 	list_del_init(&work->entry);
+	sched_deferred_items--;
 	/* Cleared first: the function may queue the item again. */
 	atomic_long_set(&work->data, (unsigned long)wq);
 	wq_running[level] = work;
@@ -322,8 +327,10 @@ bool flush_work(struct work_struct *work)
 bool flush_delayed_work(struct delayed_work *dwork)
 {
 	/* A waiting timer fires now: the item is queued at once. */
-	if (del_timer(&dwork->timer))
+	if (del_timer(&dwork->timer)) {
 		list_add_tail(&dwork->work.entry, &wq_queue);
+		sched_deferred_items++;
+	}
 	return flush_work(&dwork->work);
 }
 
