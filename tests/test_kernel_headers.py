@@ -96,37 +96,16 @@ def test_compile_time_checks_fail_the_build(body: str, message: str, tmp_path: P
     assert message in r.stderr, r.stderr
 
 
-EXPECTED = [
-    "hdr_linux: bitfield 0xa1 10 15 0 1 0x5a0000000000",
-    "hdr_linux: encode 0x300 3 0x100",
-    "hdr_linux: bits 0xff00 0xf000000000000000 0x80000000 64",
-    "hdr_linux: endian 0x11223344 0x44332211 0x3412 0xddccbbaa 0x807060504030201",
-    "hdr_linux: unaligned 0xaa123456 0x12aa 0x4030201ddccbbaa 0x20304",
-    "hdr_linux: put ca fe f0 0d",
-    "hdr_linux: minmax -4 9 10 2 42 -1",
-    "hdr_linux: math 3 4 15 4608 16 142857142857",
-    "hdr_linux: log2 12 12 128 64 4 1",
-    "hdr_linux: limits 2147483647 65535 -9223372036854775808 0xffffffff 0xffffffffffffffff 12",
-    "hdr_linux: sizes 0x1000 0x100000 0x100000000",
-    "hdr_linux: overflow 48 18446744073709551615 1",
-    "hdr_linux: kstrtox -34 0 127",
-    "hdr_linux: split 0x11223344 0x55667788 0xaabb 0xccdd",
-    "hdr_linux: config 1 0 250",
-    "hdr_linux: container_of 1",
-    "hdr_linux: err 1 -16 1",
-    "hdr_linux: time 1",
-    "hdr_linux: once 0",
-    # The kernel's hex-dump layout: ASCII from column 16 * 2 + 16 + 1.
-    "dump: 00000000: 78 ca fe f0 0d bb cc dd 01 02 03 04              x...........",
-    "f0feca78 ddccbb0d",
-]
+# What the real kernel (Debian 6.1 in QEMU) logged for the same source:
+# tests/data/oracle/hdr_linux/README.md.
+ORACLE = Path(__file__).resolve().parent / "data/oracle/hdr_linux/dmesg.txt"
 
 
-def test_a_linux_style_driver_runs_with_the_kernels_results(tmp_path_factory) -> None:
+def test_a_linux_style_driver_logs_what_the_real_kernel_logged(tmp_path_factory) -> None:
     m = make_machine(tmp_path_factory)
     try:
         seq = last_seq(m)
         m.insmod(driver("hdr_linux"))
-        assert new_lines(m, seq) == EXPECTED
+        assert new_lines(m, seq) == ORACLE.read_text().splitlines()
     finally:
         m.close()

@@ -14,10 +14,8 @@
 #include <linux/delay.h>
 #include <linux/slab.h>
 #include <linux/err.h>
-#include <linux/unaligned.h>
+#include <asm/unaligned.h>
 #include <linux/sizes.h>
-
-#define KBUILD_MODNAME "hdr_linux"
 
 #define REG_CTRL_MODE GENMASK(7, 4)
 #define REG_CTRL_EN BIT(0)
