@@ -42,9 +42,12 @@ stamp=".venv/.installed${extra}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing ftrace-mmio${extra} into .venv" >&2
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" >&2
-    # The tests build this project's wheel offline (tests/test_fakefs_wheel.py):
-    # setuptools before 70.1 needs the wheel package for that.
-    [ "${1:-}" = test ] && .venv/bin/python -m pip install -q --disable-pip-version-check wheel >&2
     touch "$stamp"
+fi
+# The tests build this project's wheel offline (tests/test_fakefs_wheel.py):
+# setuptools before 70.1 needs the wheel package for that.
+if [ "${1:-}" = test ] && ! .venv/bin/python -c "import wheel" 2>/dev/null; then
+    echo "setup: installing wheel into .venv" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check wheel >&2
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
