@@ -75,6 +75,7 @@ class Time(Subsystem):
         self._touched = 0
         self._next_sample = 0
         self._warned = False
+        self._sleeping = False      # in __hv_idle or a sleep: not a lockup
         self._irq_word = None
         #: Who is running (for the lockup and hung-task lines): set by Machine._call.
         self.comm = "insmod"
@@ -112,6 +113,9 @@ class Time(Subsystem):
         self._warned = False
 
     def _check_lockup(self, now: int) -> None:
+        if self._sleeping:
+            self._touched = now         # the watchdog thread would run meanwhile
+            return
         if self._warned or not self.machine.time_base.running:
             return
         stuck = now - self._touched
@@ -134,13 +138,7 @@ class Time(Subsystem):
         """Where the CPU is stuck: the module code that called into the
         kernel (cpu_relax, ktime_get ...), else RIP."""
         m = self.machine
-        places = [self.cpu.rip]
-        try:
-            raw = self.mm.read(self.cpu.reg(_RSP), 64)
-            places += [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 64, 8)]
-        except Exception:  # noqa: BLE001 - RIP is still worth printing
-            pass
-        for va in places:
+        for va in [self.cpu.rip, *self._stack_words(8)]:
             if any(mod.contains(va) for mod in m.modules.values()):
                 return m.symbolize(va)
         return m.symbolize(self.cpu.rip)
@@ -177,12 +175,17 @@ class Time(Subsystem):
     def _site(self) -> tuple[int, ...]:
         """The call site: the return addresses among the top stack words
         (two levels, so that cpu_relax()'s callers differ)."""
+        return tuple(w for w in self._stack_words(4) if w >= _TEXT_FLOOR)[:2]
+
+    def _stack_words(self, n: int) -> list[int]:
+        """Up to ``n`` 64-bit words from the top of the stack (not past its base)."""
+        rsp = self.cpu.reg(_RSP)
+        n = max(0, min(n, (self.machine.stack[1] - rsp) // 8))
         try:
-            raw = self.mm.read(self.cpu.reg(_RSP), 32)
+            raw = self.mm.read(rsp, 8 * n)
         except Exception:  # noqa: BLE001 - a bad stack is the driver's problem, not the clock's
-            return ()
-        words = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 32, 8)]
-        return tuple(w for w in words if w >= _TEXT_FLOOR)[:2]
+            return []
+        return [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 8 * n, 8)]
 
     def _read_clock(self) -> int:
         """ktime_get and friends: the clock, then the read's cost (spinning
@@ -221,7 +224,11 @@ class Time(Subsystem):
         due = events.next_due()
         if due is not None:
             target = min(target, due)
-        events.advance_to(max(now, target), self._irq_pending)
+        self._sleeping = True
+        try:
+            events.advance_to(max(now, target), self._irq_pending)
+        finally:
+            self._sleeping = False
         self.update_jiffies()
         self.touch_watchdog()
 
@@ -244,8 +251,11 @@ class Time(Subsystem):
         self.update_jiffies()
 
     def _sleep(self, ns: int) -> None:
-        self.touch_watchdog()
-        self._delay(ns)
+        self._sleeping = True
+        try:
+            self._delay(ns)
+        finally:
+            self._sleeping = False
         self.touch_watchdog()
 
     @export(nargs=1)

@@ -20,6 +20,27 @@ static unsigned long mmio_address = 0xfd000000;
 module_param(mmio_address, ulong, 0);
 static int gap_test;
 module_param(gap_test, int, 0);
+static int hang;
+module_param(hang, int, 0);
+
+u64 now_ns(void)
+{
+	return ktime_get_ns();
+}
+
+/* Idle until `delta` ns from now (or an earlier device event); the ns that passed. */
+u64 idle_for(u64 delta)
+{
+	u64 start = ktime_get_ns();
+
+	__hv_idle(start + delta);
+	return ktime_get_ns() - start;
+}
+
+void sleep_ms(unsigned int ms)
+{
+	msleep(ms);
+}
 
 /* The most common timeout idiom: ends when `n` jiffies have passed. */
 long jiffies_wait(unsigned long n)
@@ -90,24 +111,30 @@ void idle_forever(void)
 	__hv_idle(~0ULL);
 }
 
-/* `n` MMIO reads of testmmio's BAR0 (a firmware-upload-sized loop). */
-u32 mmio_loop(unsigned long n)
+/* `n` MMIO reads of testmmio's BAR0 (a firmware-upload-sized loop); the
+ * machine time they took, in ns. */
+u64 mmio_loop(unsigned long n)
 {
 	void __iomem *p = ioremap(mmio_address, 0x1000);
+	u64 start;
 	u32 sum = 0;
 
 	if (!p)
 		return 0;
+	start = ktime_get_ns();
 	while (n--)
 		sum += readl(p + 4);
+	start = ktime_get_ns() - start;
 	iounmap(p);
-	return sum;
+	return sum == 0x12345678 ? 0 : start;
 }
 
 static int __init time_loops_init(void)
 {
 	void __iomem *p;
 
+	if (hang)
+		spin_forever();
 	if (!gap_test)
 		return 0;
 	p = ioremap(mmio_address, 0x1000);
