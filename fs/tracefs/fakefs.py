@@ -566,7 +566,9 @@ class FakeTracefs:
             self._patcher = None
             self.filesystem = None
         if self.system is not None:
-            self.system.close()
+            with self.real_world():   # the pytest fixture's fs is still active here
+                self.system.close()
+            self.system = None
 
     def _install_patches(self) -> None:
         plan = [
