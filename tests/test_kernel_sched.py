@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from ftrace_mmio.machine.machine import ModuleOops
 from ftrace_mmio.trace.clock import TimeBase
 
 from machine_util import driver, last_seq, make_machine, new_lines
@@ -139,6 +140,20 @@ def test_schedule_timeout_and_wake_up_process(machine):
     assert left == 0 and 20000 - JIFFY_US < after <= 20000 + 10
     assert "schedule_timeout: woken with 22 left, state 0" in lines
     assert "schedule_timeout: running 5" in lines
+
+
+def test_a_crash_in_work_or_a_timer_leaves_the_scheduler_working(machine):
+    seq = last_seq(machine)
+    assert machine.call("sched_basic", "t_crash_in_work") == 0   # queued; the crash is the kworker's
+    lines = new_lines(machine, seq)
+    assert lines[0] == "crash work: about to crash as kworker/0:1"
+    assert any(line.startswith("BUG: kernel NULL pointer dereference") for line in lines), lines
+    assert call(machine, "t_whoami") == ["whoami: insmod pid 1 state 0"]
+    with pytest.raises(ModuleOops):
+        machine.call("sched_basic", "t_crash_in_timer")
+    assert call(machine, "t_whoami") == ["whoami: insmod pid 1 state 0"]
+    test_timer_fires_during_msleep_and_not_before(machine)
+    test_work_runs_during_msleep_as_a_kworker(machine)
 
 
 def test_the_deferred_count_is_back_to_zero(machine):

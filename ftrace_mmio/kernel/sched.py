@@ -31,6 +31,27 @@ class Sched(Subsystem):
             return now()
         return tb.virtual_ns(tick=False) if tb.deterministic else tb.since_boot_ns()
 
+    def boot(self) -> None:
+        self.cpu.add_oops_handler(self._abandoned)
+
+    def _abandoned(self, stop: Any) -> None:
+        """A run ended in an oops: whatever was running on the stack (a work
+        item, a timer callback, a sleep) is gone.  The kernel would kill the
+        task (or panic in a softirq); here the scheduler state goes back to
+        "the process, nothing running" so later timers and work still run."""
+        resolve = self.machine.resolve
+        task = resolve("sched_process_task")
+        if task is None:
+            return
+        mm = self.mm
+        mm.write_uint(resolve("__sched_current"), 8, task)
+        mm.write_uint(task, 4, 0)                           # __state = TASK_RUNNING
+        for name, size in (("wq_depth", 4), ("timer_in_run", 4), ("timer_running", 8),
+                           ("hrtimer_running", 8)):
+            va = resolve(name)
+            if va is not None:
+                mm.write_uint(va, size, 0)
+
     def module_unloaded(self, module: Any) -> None:
         va = self.machine.resolve("sched_module_gone")
         if va is None or not module.size:

@@ -350,6 +350,43 @@ int t_schedule_timeout(void)
 	return 0;
 }
 
+/* ---- a crash in deferred code does not stop later timers and work ---------------- */
+
+static struct work_struct crash_w;
+static int *volatile nowhere;
+
+static void crash_w_fn(struct work_struct *w)
+{
+	pr_info("crash work: about to crash as %s\n", current->comm);
+	*nowhere = 1;
+}
+
+int t_crash_in_work(void)
+{
+	INIT_WORK(&crash_w, crash_w_fn);
+	schedule_work(&crash_w);
+	return 0;		/* the machine runs it after this returns */
+}
+
+static void crash_tmr_fn(struct timer_list *t)
+{
+	*nowhere = 2;
+}
+
+int t_crash_in_timer(void)
+{
+	timer_setup(&tmr, crash_tmr_fn, 0);
+	mod_timer(&tmr, jiffies + 1);
+	msleep(10);		/* the oops ends this call */
+	return 0;
+}
+
+int t_whoami(void)
+{
+	pr_info("whoami: %s pid %d state %u\n", current->comm, current->pid, current->__state);
+	return 0;
+}
+
 /* ---- init: work queued in init runs after init returns -------------------------------- */
 
 static struct work_struct init_w;

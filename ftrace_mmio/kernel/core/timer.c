@@ -24,8 +24,11 @@
 
 static HLIST_HEAD(timer_pending_list);
 static HLIST_HEAD(hrtimer_pending_list);
-static struct timer_list *timer_running;	/* whose callback runs now */
-static struct hrtimer *hrtimer_running;
+/* Global for kernel/sched.py, which clears them when an oops abandons the
+ * stack in the middle of a callback. */
+struct timer_list *timer_running;	/* whose callback runs now */
+struct hrtimer *hrtimer_running;
+int timer_in_run;			/* timer_run_expired() is on the stack */
 
 /* Timers, hrtimers and work items waiting (core/workqueue.c counts too):
  * the machine skips sched_run_pending() after a command while it is 0. */
@@ -319,7 +322,6 @@ u64 timer_next_due_ns(void)
 
 void timer_run_expired(void)
 {
-	static int timer_in_run;
 	struct timer_list *t;
 
 	/* As irq_exit: not when we interrupted softirq (or bh-disabled) code,

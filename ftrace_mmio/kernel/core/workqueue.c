@@ -26,7 +26,6 @@ struct workqueue_struct {
 	char name[32];
 	unsigned int flags;
 	int max_active;
-	int running;		/* items of this queue running now (nested) */
 	struct list_head list;	/* on wq_all */
 };
 
@@ -37,7 +36,8 @@ static LIST_HEAD(wq_queue);		/* queued work, in order */
 static LIST_HEAD(wq_all);
 static struct work_struct *wq_running[WQ_MAX_DEPTH];	/* innermost last */
 static struct workqueue_struct *wq_running_wq[WQ_MAX_DEPTH];
-static unsigned int wq_depth;
+/* Global for kernel/sched.py, which resets it when an oops abandons the stack. */
+unsigned int wq_depth;
 
 struct task_struct *sched_enter_kworker(unsigned int depth);	/* core/sched.c */
 extern unsigned long sched_deferred_items;			/* core/timer.c */
@@ -84,6 +84,17 @@ static int wq_running_level(struct work_struct *work)
 	return -1;
 }
 
+/* Items of wq running now (one above the other). */
+static int wq_running_count(struct workqueue_struct *wq)
+{
+	unsigned int i;
+	int n = 0;
+
+	for (i = 0; i < wq_depth; i++)
+		n += wq_running_wq[i] == wq;
+	return n;
+}
+
 static bool wq_is_ordered(struct workqueue_struct *wq)
 {
 	return (wq->flags & __WQ_ORDERED) || wq->max_active == 1;
@@ -96,8 +107,12 @@ static bool wq_may_run(struct work_struct *work)
 
 	if (wq_depth >= WQ_MAX_DEPTH || wq_running_level(work) >= 0)
 		return false;
-	if (wq && wq->running && (wq_is_ordered(wq) || wq->running >= wq->max_active))
-		return false;
+	if (wq) {
+		int running = wq_running_count(wq);
+
+		if (running && (wq_is_ordered(wq) || running >= wq->max_active))
+			return false;
+	}
 	return true;
 }
 
@@ -209,13 +224,9 @@ static void wq_run_one(struct work_struct *work)
 	wq_running[level] = work;
 	wq_running_wq[level] = wq;
 	wq_depth = level + 1;
-	if (wq)
-		wq->running++;
 	prev = sched_enter_kworker(level);
 	fn(work);		/* may free work: not touched again */
 	sched_leave_kworker(prev);
-	if (wq)
-		wq->running--;
 	wq_depth = level;
 	wq_running[level] = NULL;
 	if (unlikely(preempt_count() || arch_irqs_disabled())) {
@@ -459,7 +470,7 @@ void destroy_workqueue(struct workqueue_struct *wq)
 		return;
 	drain_workqueue(wq);
 	wq->flags |= __WQ_DESTROYING;
-	if (wq->running)
+	if (wq_running_count(wq))
 		printk(KERN_WARNING "workqueue %s: destroyed while its work runs below the caller\n",
 		       wq->name);
 	list_del(&wq->list);
