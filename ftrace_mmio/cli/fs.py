@@ -296,7 +296,7 @@ def unmount(path: str, lazy: bool = False) -> None:
     if pid is not None and lazy and not dead:
         # Detached, but a daemon keeps serving the files still open (a reader
         # blocked in trace_pipe would wait for data forever): end it now. Its
-        # blocked reads then return at once (EINTR) and it exits.
+        # blocked reads then end at once (the reader sees ECONNABORTED) and it exits.
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -381,7 +381,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="the mount point")
     p.add_argument("--lazy", action="store_true",
                    help="detach even while files are open (fusermount -uz) and stop the daemon at once: "
-                        "blocked readers get EINTR")
+                        "blocked readers end with an error")
     p.set_defaults(func=cmd_umount)
 
     p = subparsers.add_parser(
