@@ -10,8 +10,9 @@ through unchanged.
 
 Semantics the adapters rely on (they are the kernel's tracefs rules):
 
-* Every regular file reports size 0; adapters must not cache contents
-  (FUSE: ``direct_io``).
+* Every regular file reports size 0 (the FUSE adapter says 1, so that
+  sendfile and splice reach it at all: see ``tracefs.fuse``); adapters must
+  not cache contents (FUSE: ``direct_io``, and page-cache reads refused).
 * ``File.open`` is called for every open, with the open flags. O_TRUNC is
   *not* acted on by ``open``: adapters call ``File.truncate`` separately
   (libfuse2 sends it as its own request anyway).
