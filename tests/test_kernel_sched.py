@@ -148,10 +148,10 @@ def test_a_crash_in_work_or_a_timer_leaves_the_scheduler_working(machine):
     lines = new_lines(machine, seq)
     assert lines[0] == "crash work: about to crash as kworker/0:1"
     assert any(line.startswith("BUG: kernel NULL pointer dereference") for line in lines), lines
-    assert call(machine, "t_whoami") == ["whoami: insmod pid 1 state 0"]
+    assert call(machine, "t_whoami") == ["whoami: call pid 1 state 0"]
     with pytest.raises(ModuleOops):
         machine.call("sched_basic", "t_crash_in_timer")
-    assert call(machine, "t_whoami") == ["whoami: insmod pid 1 state 0"]
+    assert call(machine, "t_whoami") == ["whoami: call pid 1 state 0"]
     test_timer_fires_during_msleep_and_not_before(machine)
     test_work_runs_during_msleep_as_a_kworker(machine)
 
@@ -208,16 +208,16 @@ def test_spinlocks_disable_preemption_interrupts_and_bottom_halves(sync):
 
 def test_lock_misuse_is_reported_as_the_debug_kernel_does(sync):
     lines = sync_call(sync, "t_lock_bugs")
-    assert lines[0] == "BUG: spinlock recursion on CPU#0, insmod/1"
+    assert lines[0] == "BUG: spinlock recursion on CPU#0, call/1"
     assert re.fullmatch(r" lock: ffffffff[0-9a-f]{8}, caller: t_lock_bugs\+0x[0-9a-f]+/0x[0-9a-f]+ "
                         r"\[sched_sync\]", lines[1])
     assert lines[2].startswith("BUG: sleeping function called from invalid context at ")
-    assert "BUG: scheduling while atomic: insmod/1/0x00000001" in lines
+    assert "BUG: scheduling while atomic: call/1/0x00000001" in lines
 
 
 def test_contended_mutex_is_reported_and_taken_nested(sync):
     lines = sync_call(sync, "t_mutex_contended")
-    assert re.fullmatch(r"WARNING: mutex ffffffff[0-9a-f]{8} held by insmod/1, wanted by kworker/0:1/20 "
+    assert re.fullmatch(r"WARNING: mutex ffffffff[0-9a-f]{8} held by call/1, wanted by kworker/0:1/20 "
                         r"at mtx_work_fn\+0x[0-9a-f]+/0x[0-9a-f]+ \[sched_sync\]: cannot block on one "
                         r"stack, taken nested", lines[0])
     assert lines[1:] == ["mutex contended: work ran 1 still locked 1", "mutex contended: unlocked 1"]

@@ -18,6 +18,9 @@ from .api import Subsystem, export
 
 _KINDS = {1: "timer", 2: "hrtimer", 3: "delayed work", 4: "work"}
 _MAX_REPORTED = 64
+# struct task_struct (linux/sched.h): __state, flags, pid, tgid, comm[16]
+TASK_COMM_OFFSET = 16
+TASK_COMM_LEN = 16
 
 
 class Sched(Subsystem):
@@ -31,8 +34,26 @@ class Sched(Subsystem):
             return now()
         return tb.virtual_ns(tick=False) if tb.deterministic else tb.since_boot_ns()
 
+    def __init__(self, api) -> None:
+        super().__init__(api)
+        self._comm_va: int | None = None
+        self._comm = ""
+
     def boot(self) -> None:
         self.cpu.add_oops_handler(self._abandoned)
+        task = self.machine.resolve("sched_process_task")
+        self._comm_va = None if task is None else task + TASK_COMM_OFFSET
+        self._comm = "insmod"
+
+    def task_begin(self, comm: str) -> None:
+        """A top-level call starts: the process is named after the command
+        (``kworker/*`` runs of deferred work keep the last one: their items
+        run as kworker tasks of their own)."""
+        if self._comm_va is None or comm == self._comm or comm.startswith("kworker"):
+            return
+        self._comm = comm
+        raw = comm.encode()[:TASK_COMM_LEN - 1]
+        self.mm.write(self._comm_va, raw + bytes(TASK_COMM_LEN - len(raw)))
 
     def _abandoned(self, stop: Any) -> None:
         """A run ended in an oops: whatever was running on the stack (a work

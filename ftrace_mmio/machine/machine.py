@@ -302,6 +302,9 @@ class Machine:
         irq = getattr(self.kapi, "irq", None)
         if irq is not None:
             irq.task_begin()        # each call is a new task: preempt count 0 (x86 keeps it per task)
+        sched = getattr(self.kapi, "sched", None)
+        if sched is not None:
+            sched.task_begin(comm)  # current->comm of the process: insmod, rmmod, call
         # The machine clock stops following wall time while guest code runs
         # (trace/clock.py); device events that fell due meanwhile run first.
         ktime = self.kapi.time

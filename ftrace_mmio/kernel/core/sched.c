@@ -71,6 +71,7 @@ struct task_struct sched_process_task = {
 	.__state = TASK_RUNNING, .pid = 1, .tgid = 1, .comm = "insmod",
 };
 struct task_struct *__sched_current = &sched_process_task;
+_Static_assert(offsetof(struct task_struct, comm) == 16, "kernel/sched.py: TASK_COMM_OFFSET");
 
 /* Kworkers, one per level of work running on top of sleeping work. */
 #define SCHED_KWORKERS 8
