@@ -1,5 +1,7 @@
-/* Delays advance the machine clock instead of spinning or sleeping, so a
- * driver waiting 100 ms costs no wall time and device timers see it. */
+/* Delays (udelay, ndelay, mdelay) busy-wait: they advance the machine clock
+ * and nothing else runs.  Sleeps (msleep ...: kernel/core/sched.c) let
+ * interrupts, timers and work run meanwhile, and take exactly the time asked
+ * for (not whole jiffies; docs/kernel/sched.md).  Neither costs wall time. */
 #ifndef _LINUX_DELAY_H
 #define _LINUX_DELAY_H
 
@@ -9,6 +11,8 @@ void mdelay(unsigned long msecs);
 void msleep(unsigned int msecs);
 unsigned long msleep_interruptible(unsigned int msecs);
 void usleep_range(unsigned long min, unsigned long max);
+void usleep_range_state(unsigned long min, unsigned long max, unsigned int state);
+#define usleep_idle_range(min, max) usleep_range_state(min, max, 0x0402)	/* TASK_IDLE */
 void fsleep(unsigned long usecs);
 void ssleep(unsigned int seconds);
 
