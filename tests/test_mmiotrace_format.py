@@ -138,7 +138,9 @@ def test_grammar_accepts_the_real_capture() -> None:
     # A real trace_pipe capture (Intel IPU4 driver load), every line.
     from pathlib import Path
 
-    corpus = Path("/work/shared/corpus/ipu4_apollolake_trace.trimmed.mmiotrace")
+    from analysis_util import CORPUS
+
+    corpus = CORPUS / "ipu4_apollolake_trace.trimmed.mmiotrace"
     if not corpus.exists():
         pytest.skip("the shared corpus is not on this machine")
     text = corpus.read_text()

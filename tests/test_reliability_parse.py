@@ -21,7 +21,7 @@ from reliability_util import fuzz_settings
 
 parse = pytest.importorskip("ftrace_mmio.analysis.parse", reason="the dump parser is not in this tree")
 
-CORPUS = Path("/work/shared/corpus")
+from analysis_util import CORPUS  # noqa: E402 - shared/ beside the work tree
 DUMPS = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix in (".mmiotrace", ".txt")
                and p.name != "README.md") if CORPUS.is_dir() else []
 pytestmark = pytest.mark.skipif(not DUMPS, reason=f"no corpus dumps under {CORPUS}")

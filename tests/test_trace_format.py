@@ -16,7 +16,7 @@ from ftrace_mmio.trace.output import format_ts, ns_to_sec_usec
 from ftrace_mmio.trace.tracer import Tracer, register_tracer, unregister_tracer
 from trace_util import Tree
 
-CORPUS = Path("/work/shared/corpus")
+from analysis_util import CORPUS  # noqa: E402 - shared/ beside the work tree
 
 HEADER_LEGEND = """\
 #                                _-----=> irqs-off/BH-disabled
