@@ -68,6 +68,13 @@ def test_del_timer_sync_stops_it(machine):
     assert call(machine, "t_del_timer_sync") == ["del_timer_sync: was 1 again 0 fired 0 pending 0"]
 
 
+def test_busy_loop_on_cpu_relax_sees_its_timer_fire(machine):
+    at, softirq, looped = grab(call(machine, "t_spin_on_timer"),
+                               r"spin on timer: fired at (\d+) us softirq (\d), looped (\d)")
+    assert (softirq, looped) == (1, 1)
+    assert 8000 - JIFFY_US < at <= 8000 + 100          # spin steps may overshoot a little
+
+
 def test_hrtimer_fires_at_its_nanosecond_and_restarts(machine):
     fired, at, hardirq, active = grab(call(machine, "t_hrtimer"),
                                       r"hrtimer: fired (\d) last at (\d+) us hardirq (\d) active (\d)")

@@ -93,6 +93,22 @@ static enum hrtimer_restart hrt_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/* A busy loop waiting for a timer: the tick runs it, as on the kernel. */
+int t_spin_on_timer(void)
+{
+	unsigned long loops = 0;
+
+	tmr_fired = 0;
+	timer_setup(&tmr, tmr_fn, 0);
+	start();
+	mod_timer(&tmr, jiffies + 2);
+	while (!READ_ONCE(tmr_fired))
+		cpu_relax(), loops++;
+	pr_info("spin on timer: fired at %llu us softirq %d, looped %d\n", tmr_at, tmr_softirq,
+		loops > 1);
+	return 0;
+}
+
 int t_hrtimer(void)
 {
 	hrt_fired = 0;

@@ -391,6 +391,10 @@ void fsleep(unsigned long usecs)
 		sched_sleep_ns((u64)usecs * 1000);
 }
 
+/* One busy-wait step: a spin step of machine time, then what the CPU would
+ * take meanwhile -- a pending interrupt, or the tick's softirq: a timer
+ * that came due while the loop spun runs as on the timer interrupt's way
+ * out (with interrupts on, outside interrupt context). */
 void cpu_relax(void)
 {
 	sched_relax();
@@ -399,6 +403,8 @@ void cpu_relax(void)
 
 		if (fn)
 			fn();
+	} else if (!arch_irqs_disabled() && timer_due()) {
+		timer_run_expired();
 	}
 }
 
