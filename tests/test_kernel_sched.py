@@ -163,6 +163,14 @@ def test_a_crash_in_work_or_a_timer_leaves_the_scheduler_working(machine):
     test_work_runs_during_msleep_as_a_kworker(machine)
 
 
+def test_a_wait_nothing_can_end_is_a_hung_task(machine):
+    seq = last_seq(machine)
+    with pytest.raises(ModuleOops):
+        machine.call("sched_basic", "t_hung")
+    assert "INFO: task call:1 blocked for more than 120 seconds." in new_lines(machine, seq)
+    assert call(machine, "t_whoami") == ["whoami: call pid 1 state 0"]
+
+
 def test_the_deferred_count_is_back_to_zero(machine):
     # The machine skips sched_run_pending() while this is 0: it must count
     # every timer, hrtimer and work item in and out (the tests above ran

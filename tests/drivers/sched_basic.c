@@ -397,6 +397,15 @@ int t_crash_in_timer(void)
 	return 0;
 }
 
+/* Nothing can ever complete this: the machine ends the call (hung task). */
+int t_hung(void)
+{
+	static DECLARE_COMPLETION(never);
+
+	wait_for_completion(&never);
+	return 1;
+}
+
 int t_whoami(void)
 {
 	pr_info("whoami: %s pid %d state %u\n", current->comm, current->pid, current->__state);
