@@ -22,6 +22,8 @@ static int gap_test;
 module_param(gap_test, int, 0);
 static int hang;
 module_param(hang, int, 0);
+static unsigned long init_reads;
+module_param(init_reads, ulong, 0);
 
 u64 now_ns(void)
 {
@@ -135,6 +137,8 @@ static int __init time_loops_init(void)
 
 	if (hang)
 		spin_forever();
+	if (init_reads)
+		pr_info("time_loops: %lu reads took %llu ns\n", init_reads, mmio_loop(init_reads));
 	if (!gap_test)
 		return 0;
 	p = ioremap(mmio_address, 0x1000);
