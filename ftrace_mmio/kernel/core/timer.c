@@ -323,6 +323,7 @@ u64 timer_next_due_ns(void)
 void timer_run_expired(void)
 {
 	struct timer_list *t;
+	int pc;
 
 	/* As irq_exit: not when we interrupted softirq (or bh-disabled) code,
 	 * nor inside a hardirq handler. */
@@ -342,9 +343,15 @@ void timer_run_expired(void)
 		timer_detach(t);
 		if (!fn)
 			continue;
+		pc = timer_preempt_count();
 		timer_running = t;
 		fn(t);
 		timer_running = NULL;
+		if (unlikely(timer_preempt_count() != pc)) {
+			printk(KERN_ERR "timer: %ps preempt leak: %08x -> %08x\n", fn, pc,
+			       timer_preempt_count());
+			timer_preempt_add(pc - timer_preempt_count());
+		}
 		if (unlikely(arch_irqs_disabled())) {
 			printk(KERN_ERR "timer callback %ps returned with interrupts disabled\n", fn);
 			local_irq_enable();

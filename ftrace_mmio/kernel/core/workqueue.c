@@ -216,6 +216,7 @@ static void wq_run_one(struct work_struct *work)
 	work_func_t fn = work->func;
 	struct task_struct *prev;
 	unsigned int level = wq_depth;
+	int pc = preempt_count(), irqs_off = arch_irqs_disabled();
 
 	list_del_init(&work->entry);
 	sched_deferred_items--;
@@ -229,12 +230,13 @@ static void wq_run_one(struct work_struct *work)
 	sched_leave_kworker(prev);
 	wq_depth = level;
 	wq_running[level] = NULL;
-	if (unlikely(preempt_count() || arch_irqs_disabled())) {
+	if (unlikely(preempt_count() != pc || arch_irqs_disabled() != irqs_off)) {
 		printk(KERN_ERR "BUG: workqueue leaked atomic, lock or RCU: %s[%d]\n",
 		       current->comm, current->pid);
 		printk(KERN_ERR "     preempt=0x%08x lock=0->0 RCU=0->0 workfn=%ps\n",
 		       preempt_count(), fn);
-		if (arch_irqs_disabled())
+		__preempt_count = pc;
+		if (arch_irqs_disabled() && !irqs_off)
 			local_irq_enable();
 	}
 }
