@@ -107,6 +107,14 @@ def test_delayed_work_runs_at_its_time(machine):
     assert (flushed, ran) == (1, 1) and at < 100      # flush runs it now, not in 2 s
 
 
+def test_sleeping_work_lets_other_work_run_on_top(machine):
+    lines = call(machine, "t_nested_work")
+    assert len(lines) == 2
+    assert re.fullmatch(r"workqueue: flush_work\(nest_a_fn.*\) from kworker/0:2: the work is running "
+                        r"below this context; on one stack it cannot finish first, not waiting", lines[0])
+    assert lines[1] == "nested: a:kworker/0:1 b:kworker/0:2 flush_a:0 a:kworker/0:1; call"
+
+
 def test_ordered_workqueue_runs_one_item_at_a_time(machine):
     # Item a sleeps; b may not start meanwhile although the sleep runs work.
     assert call(machine, "t_workqueue") == ["ordered: 1 10 2 20 n 4"]

@@ -267,6 +267,38 @@ int t_requeue(void)
 	return 0;
 }
 
+/* Work that sleeps: other work runs on top of it, as a second kworker. */
+static struct work_struct nest_a, nest_b;
+static char nest_log[96];
+static int nest_n;
+
+static void nest_b_fn(struct work_struct *w)
+{
+	nest_n += scnprintf(nest_log + nest_n, sizeof(nest_log) - nest_n, " b:%s", current->comm);
+	/* a is running below us: this cannot wait (warns) */
+	nest_n += scnprintf(nest_log + nest_n, sizeof(nest_log) - nest_n, " flush_a:%d",
+			    flush_work(&nest_a));
+}
+
+static void nest_a_fn(struct work_struct *w)
+{
+	nest_n += scnprintf(nest_log + nest_n, sizeof(nest_log) - nest_n, "a:%s", current->comm);
+	schedule_work(&nest_b);
+	msleep(5);
+	nest_n += scnprintf(nest_log + nest_n, sizeof(nest_log) - nest_n, " a:%s", current->comm);
+}
+
+int t_nested_work(void)
+{
+	nest_n = 0;
+	INIT_WORK(&nest_a, nest_a_fn);
+	INIT_WORK(&nest_b, nest_b_fn);
+	schedule_work(&nest_a);
+	flush_work(&nest_a);
+	pr_info("nested: %s; %s\n", nest_log, current->comm);
+	return 0;
+}
+
 /* ---- completions and wait queues ---------------------------------------------------- */
 
 static struct completion done;
