@@ -135,13 +135,42 @@ def test_idle_stops_at_the_next_device_event(machine):
     fired: list[int] = []
 
     def schedule() -> None:
-        machine.events.after(3_000_000 + 200_000_000, lambda: fired.append(machine.time_base.now_ns()))
+        # Far enough ahead that the catch-up of idle wall time before the
+        # call cannot reach it, however loaded the machine.
+        machine.events.after(10_000_000_000, lambda: fired.append(machine.time_base.now_ns()))
 
     machine.run_on_cpu(schedule)
-    took = call(machine, "idle_for", 1_000_000_000)
+    took = call(machine, "idle_for", 60_000_000_000)
     assert fired
-    # Stopped at the event (scheduled 203 ms ahead, minus any catch-up), not at 1 s.
-    assert took <= 203_000_000 + 2 * TIME_READ_NS
+    # Stopped at the event (10 s ahead, minus the catch-up), not at the 60 s deadline.
+    assert took <= 10_000_000_000
+
+
+def test_idle_returns_early_when_an_event_makes_an_interrupt_pending(machine):
+    word = machine.resolve("irq_pending_word")
+    assert word is not None
+    ran: list[str] = []
+
+    def raise_irq() -> None:
+        machine.mm.write_uint(word, 8, 1)        # what the interrupt controller does
+        ran.append("irq")
+
+    def schedule() -> None:
+        start = machine.time_base.now_ns()
+        machine.events.at(start + 10_000_000_000, raise_irq)
+        machine.events.at(start + 10_001_000_000, lambda: ran.append("later"))
+
+    machine.run_on_cpu(schedule)
+    try:
+        took = call(machine, "idle_for", 60_000_000_000)
+        assert ran == ["irq"]
+        assert took <= 10_000_000_000
+        # Pending already: no sleep at all.
+        assert call(machine, "idle_for", 5_000_000) == TIME_READ_NS
+    finally:
+        machine.run_on_cpu(lambda: machine.mm.write_uint(word, 8, 0))
+    call(machine, "udelay_ns", 2000)
+    assert ran == ["irq", "later"]
 
 
 def test_idle_with_a_deadline_and_no_event_reaches_the_deadline(machine):

@@ -220,6 +220,8 @@ class Time(Subsystem):
             raise CpuStop(Stop("hung task", f"{self.comm} sleeps with nothing to wake it "
                                "(no timer, no pending device event)",
                                [f"INFO: task {self.comm}:1 blocked for more than {HUNG_TASK_S} seconds."]))
+        if self._irq_pending():
+            return              # an interrupt is waiting: no sleep at all
         target = deadline_ns
         due = events.next_due()
         if due is not None:
@@ -234,7 +236,7 @@ class Time(Subsystem):
 
     def _irq_pending(self) -> bool:
         va = self._irq_word
-        return va is not None and self.mm.read_uint(va, 4) != 0
+        return va is not None and self.mm.read_uint(va, 8) != 0
 
     @export("__jiffies_to_ktime_ns", nargs=1)
     def jiffies_to_ktime_ns(self, j: int) -> int:
