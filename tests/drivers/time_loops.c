@@ -15,6 +15,7 @@
 #include <asm/processor.h>
 
 void __hv_idle(u64 deadline_ns);
+u64 __jiffies_to_ktime_ns(unsigned long j);
 
 static unsigned long mmio_address = 0xfd000000;
 module_param(mmio_address, ulong, 0);
@@ -28,6 +29,12 @@ module_param(init_reads, ulong, 0);
 u64 now_ns(void)
 {
 	return ktime_get_ns();
+}
+
+/* How far the next jiffy is, by __jiffies_to_ktime_ns: (0, one jiffy]. */
+u64 next_jiffy_in(void)
+{
+	return __jiffies_to_ktime_ns(jiffies + 1) - ktime_get_ns();
 }
 
 /* Idle until `delta` ns from now (or an earlier device event); the ns that passed. */
