@@ -224,13 +224,16 @@ int sched_wait_until(bool (*cond)(void *), void *arg, u64 deadline_ns)
 			sched_round();
 			if (cond && cond(arg))
 				return 1;
-			if (++busy < SCHED_BUSY_ROUNDS) {
-				if (deadline_ns != SCHED_NEVER && sched_clock_now_ns() >= deadline_ns)
-					return 0;
-				continue;
+			/* Still runnable (work that queues itself again, a timer
+			 * that cannot run here): the CPU does not idle; every
+			 * SCHED_BUSY_ROUNDS rounds it spends a spin step. */
+			if (++busy >= SCHED_BUSY_ROUNDS) {
+				busy = 0;
+				sched_relax();
 			}
-			busy = 0;
-			sched_relax();
+			if (deadline_ns != SCHED_NEVER && sched_clock_now_ns() >= deadline_ns)
+				return 0;
+			continue;
 		}
 		now = sched_clock_now_ns();
 		if (now >= deadline_ns)
@@ -239,8 +242,10 @@ int sched_wait_until(bool (*cond)(void *), void *arg, u64 deadline_ns)
 		if (deadline_ns < target)
 			target = deadline_ns;
 		if (target <= now) {
-			/* A timer is due but cannot run here (bottom halves
-			 * disabled, or we are in interrupt context): let time pass. */
+			/* A timer due by the clock that jiffies does not show yet:
+			 * an idle to now brings jiffies up to date; a spin step
+			 * makes sure the loop moves on. */
+			sched_idle(now);
 			sched_relax();
 			continue;
 		}
