@@ -246,6 +246,11 @@ def test_contended_mutex_is_reported_and_taken_nested(sync):
     assert lines[1:] == ["mutex contended: work ran 1 still locked 1", "mutex contended: unlocked 1"]
 
 
+def test_scope_guards(sync):
+    assert sync_call(sync, "t_guards") == [
+        "guards: mutex 1 after 0 irqsave 1 after 1 once 1 try 1/2 unlocked 1"]
+
+
 def test_atomics(sync):
     assert sync_call(sync, "t_atomics") == [
         "atomic: 10 0 9 100 1 now 0",

@@ -97,6 +97,36 @@ int t_mutex_contended(void)
 	return 0;
 }
 
+/* Scope-based guards (linux/cleanup.h). */
+static int guarded_mutex(void)
+{
+	guard(mutex)(&mtx);
+	return mutex_is_locked(&mtx);
+}
+
+int t_guards(void)
+{
+	int in_mutex, after_mutex, in_irqsave = 0, after_irqsave, loops = 0, fail = 0, ran = 0;
+
+	in_mutex = guarded_mutex();
+	after_mutex = mutex_is_locked(&mtx);
+	scoped_guard(spinlock_irqsave, &slock) {
+		in_irqsave = irqs_disabled() && spin_is_locked(&slock);
+		loops++;
+	}
+	after_irqsave = !irqs_disabled() && !spin_is_locked(&slock);
+	mutex_lock(&mtx);
+	scoped_cond_guard(mutex_try, fail = 1, &mtx)
+		ran = 1;
+	mutex_unlock(&mtx);
+	scoped_cond_guard(mutex_try, fail = 2, &mtx)
+		ran = 2;
+	pr_info("guards: mutex %d after %d irqsave %d after %d once %d try %d/%d unlocked %d\n",
+		in_mutex, after_mutex, in_irqsave, after_irqsave, loops, fail, ran,
+		!mutex_is_locked(&mtx));
+	return 0;
+}
+
 int t_atomics(void)
 {
 	atomic_t a = ATOMIC_INIT(5);

@@ -12,6 +12,7 @@
 
 #include <linux/types.h>
 #include <linux/compiler.h>
+#include <linux/cleanup.h>
 
 struct task_struct;
 struct device;
@@ -54,5 +55,10 @@ static inline bool mutex_is_locked(struct mutex *lock)
 {
 	return READ_ONCE(lock->owner) != NULL;
 }
+
+/* guard(mutex)(&lock); scoped_cond_guard(mutex_intr, return -EINTR, &lock) { } */
+DEFINE_GUARD(mutex, struct mutex *, mutex_lock(_T), mutex_unlock(_T))
+DEFINE_GUARD_COND(mutex, _try, mutex_trylock(_T))
+DEFINE_GUARD_COND(mutex, _intr, mutex_lock_interruptible(_T) == 0)
 
 #endif
