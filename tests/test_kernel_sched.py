@@ -251,6 +251,10 @@ def test_scope_guards(sync):
         "guards: mutex 1 after 0 irqsave 1 after 1 once 1 try 1/2 unlocked 1"]
 
 
+def test_rcu_callbacks_wait_for_readers(sync):
+    assert sync_call(sync, "t_rcu") == ["rcu: sum 7 before 0 in reader 0 after 2 freed 1"]
+
+
 def test_atomics(sync):
     assert sync_call(sync, "t_atomics") == [
         "atomic: 10 0 9 100 1 now 0",

@@ -16,7 +16,7 @@ from typing import Any
 
 from .api import Subsystem, export
 
-_KINDS = {1: "timer", 2: "hrtimer", 3: "delayed work", 4: "work"}
+_KINDS = {1: "timer", 2: "hrtimer", 3: "delayed work", 4: "work", 5: "RCU callback"}
 _MAX_REPORTED = 64
 # struct task_struct (linux/sched.h): __state, flags, pid, tgid, comm[16]
 TASK_COMM_OFFSET = 16

@@ -16,6 +16,8 @@
 #include <linux/delay.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include <linux/rculist.h>
+#include <linux/jiffies.h>
 
 static DEFINE_SPINLOCK(slock);
 static DEFINE_MUTEX(mtx);
@@ -124,6 +126,55 @@ int t_guards(void)
 	pr_info("guards: mutex %d after %d irqsave %d after %d once %d try %d/%d unlocked %d\n",
 		in_mutex, after_mutex, in_irqsave, after_irqsave, loops, fail, ran,
 		!mutex_is_locked(&mtx));
+	return 0;
+}
+
+/* RCU: callbacks wait for readers; kfree_rcu frees after a grace period. */
+struct robj {
+	int v;
+	struct list_head node;
+	struct rcu_head rcu;
+};
+
+static LIST_HEAD(rlist);
+static struct robj rstatic = { .v = 2 };
+static int rcb_ran;
+
+static void rcb(struct rcu_head *h)
+{
+	rcb_ran += container_of(h, struct robj, rcu)->v;
+}
+
+int t_rcu(void)
+{
+	struct robj *o = kzalloc(sizeof(*o), GFP_KERNEL), *pos;
+	int sum = 0, before, in_reader;
+	unsigned long j;
+
+	if (!o)
+		return -12;
+	o->v = 5;
+	rcb_ran = 0;
+	list_add_rcu(&o->node, &rlist);
+	list_add_tail_rcu(&rstatic.node, &rlist);
+	rcu_read_lock();
+	list_for_each_entry_rcu(pos, &rlist, node)
+		sum += pos->v;
+	call_rcu(&rstatic.rcu, rcb);
+	before = rcb_ran;
+	j = jiffies;
+	while (jiffies == j)	/* a jiffy passes; the tick runs timers, not callbacks */
+		cpu_relax();
+	in_reader = rcb_ran;
+	rcu_read_unlock();
+	msleep(1);
+	list_del_rcu(&o->node);
+	list_del_rcu(&rstatic.node);
+	kfree_rcu(o, rcu);
+	synchronize_rcu();
+	rcu_barrier();
+	pr_info("rcu: sum %d before %d in reader %d after %d freed %d\n", sum, before, in_reader,
+		rcb_ran, ksize(o) == 0);
 	return 0;
 }
 

@@ -21,6 +21,8 @@
 #include <linux/preempt.h>
 #include <linux/irqflags.h>
 #include <linux/workqueue.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
 
 static HLIST_HEAD(timer_pending_list);
 static HLIST_HEAD(hrtimer_pending_list);
@@ -283,6 +285,62 @@ static void hrtimer_run(struct hrtimer *t)
 	arch_local_irq_restore(flags);
 }
 
+/* ---- RCU callbacks (linux/rcupdate.h): run with the timers, outside readers ------------ */
+
+static struct rcu_head *rcu_cb_head;
+static struct rcu_head **rcu_cb_tail = &rcu_cb_head;
+
+/* kvfree_call_rcu stores the offset of the rcu_head in its object where
+ * the function would be: small numbers are never kernel text addresses. */
+#define RCU_IS_KFREE_OFFSET(f) ((unsigned long)(f) < 4096)
+
+void call_rcu(struct rcu_head *head, rcu_callback_t func)
+{
+	head->func = func;
+	head->next = NULL;
+	*rcu_cb_tail = head;
+	rcu_cb_tail = &head->next;
+	sched_deferred_items++;
+}
+
+void kvfree_call_rcu(struct rcu_head *head, void *ptr)
+{
+	call_rcu(head, (rcu_callback_t)((char *)head - (char *)ptr));
+}
+
+static void rcu_run_callbacks(void)
+{
+	struct rcu_head *list = rcu_cb_head, *next;
+
+	rcu_cb_head = NULL;
+	rcu_cb_tail = &rcu_cb_head;
+	for (; list; list = next) {
+		rcu_callback_t fn = list->func;
+
+		next = list->next;
+		sched_deferred_items--;
+		if (RCU_IS_KFREE_OFFSET(fn))
+			kfree((char *)list - (unsigned long)fn);
+		else
+			fn(list);
+	}
+}
+
+/* One CPU, called in process context: that is a quiescent state. */
+void synchronize_rcu(void)
+{
+	might_sleep();
+}
+
+/* Every callback queued so far has run when this returns. */
+void rcu_barrier(void)
+{
+	might_sleep();
+	timer_preempt_add(SOFTIRQ_OFFSET);
+	rcu_run_callbacks();
+	timer_preempt_add(-(int)SOFTIRQ_OFFSET);
+}
+
 /* ---- running them ------------------------------------------------------------------------ */
 
 bool timer_due(void)
@@ -290,7 +348,7 @@ bool timer_due(void)
 	struct hrtimer *t;
 	u64 now;
 
-	if (timer_first_due())
+	if (timer_first_due() || rcu_cb_head)
 		return true;
 	if (hlist_empty(&hrtimer_pending_list))
 		return false;
@@ -357,6 +415,10 @@ void timer_run_expired(void)
 			local_irq_enable();
 		}
 	}
+	/* A grace period has passed unless a reader (or a spinlock holder)
+	 * is what we interrupted. */
+	if (rcu_cb_head && !(timer_preempt_count() & PREEMPT_MASK))
+		rcu_run_callbacks();
 	timer_preempt_add(-(int)SOFTIRQ_OFFSET);
 	timer_in_run = 0;
 }
@@ -376,6 +438,7 @@ int sched_drop_timers_of(unsigned long start, unsigned long end, unsigned long *
 	struct timer_list *t;
 	struct hlist_node *n;
 	struct hrtimer *h;
+	struct rcu_head **link;
 	int dropped = 0;
 
 	hlist_for_each_entry_safe(t, n, &timer_pending_list, entry) {
@@ -395,6 +458,23 @@ int sched_drop_timers_of(unsigned long start, unsigned long end, unsigned long *
 			}
 		}
 	}
+	for (link = &rcu_cb_head; *link;) {
+		struct rcu_head *r = *link;
+
+		if (!RCU_IS_KFREE_OFFSET(r->func) &&
+		    (timer_in(start, end, r) || timer_in(start, end, r->func))) {
+			*link = r->next;
+			sched_deferred_items--;
+			if (dropped < max) {
+				out[2 * dropped] = 5;
+				out[2 * dropped + 1] = (unsigned long)r->func;
+				dropped++;
+			}
+			continue;
+		}
+		link = &r->next;
+	}
+	rcu_cb_tail = link;
 	hlist_for_each_entry_safe(h, n, &hrtimer_pending_list, node)
 		if (timer_in(start, end, h) || timer_in(start, end, h->function)) {
 			hrtimer_detach(h);
