@@ -103,10 +103,14 @@ struct ks {
 
 	uint64_t stepped;       /* accesses handled here */
 
-	/* The machine clock's word (TimeBase.word[0]); NULL: CLOCK_MONOTONIC.
-	 * The device access path (iomem.py) has already charged this access's
-	 * cost when the trap after it comes here. */
-	const volatile uint64_t *clock;
+	/* The machine clock as C sees it (TimeBase.c_clock); NULL: stamp
+	 * with CLOCK_MONOTONIC.  Python's access path charges every access to
+	 * its own copy of the clock; this side charges the accesses it steps
+	 * to this word, and Python re-syncs the word (minus the access in
+	 * flight) whenever its clock moves otherwise or it reads it: one
+	 * store per access saved on the Python side. */
+	uint64_t *clock;
+	uint64_t read_cost, write_cost;
 };
 
 static inline uint64_t *env_word(struct ks *k, int64_t off)
@@ -236,7 +240,12 @@ static void trap(struct ks *k, void *uc)
 	uint64_t *flags = env_word(k, k->off_eflags);
 	uint64_t value = k->s_load ? (reg(k, k->s_value_reg) >> k->s_shift) & k->s_mask : k->s_early;
 	uint64_t tail = __atomic_load_n(&k->tail, __ATOMIC_ACQUIRE);
+	uint64_t ts;
 
+	if (k->clock)
+		ts = *k->clock += k->s_load ? k->read_cost : k->write_cost;
+	else
+		ts = now_ns();
 	*flags = (*flags & ~EFLAGS_TF) | k->s_saved_flags;
 	rearm(k, uc);
 	k->active = 0;
@@ -247,7 +256,7 @@ static void trap(struct ks *k, void *uc)
 	} else {
 		struct ks_record *r = &k->ring[k->head & k->ring_mask];
 
-		r->ts = k->clock ? *k->clock : now_ns();
+		r->ts = ts;
 		r->phys = k->s_phys;
 		r->value = value;
 		r->pc = k->trace_pc ? k->s_rip : 0;

@@ -14,10 +14,10 @@ the Python hook exactly as before: the C hook calls it.
 Records reach the trace's ring buffer in batches (:meth:`NativeStep.drain`):
 when the C ring is half full, before anything reads, clears or orders the
 buffer (its ``feeder``), before a delay moves the clock, and while a reader
-waits on trace_pipe. Timestamps are taken in C from the machine clock's
-shared word (trace/clock.py: the device access path has already charged the
-access's cost), what the trace clocks are built on, and converted at drain
-time; for clocks that are not (``det``, ``counter``, ``uptime``) every record
+waits on trace_pipe. Timestamps are taken in C from the machine clock
+(trace/clock.py): a 64-bit word that C advances by each stepped access's
+cost and Python re-syncs whenever its own clock moves otherwise; converted
+to the trace clock at drain time; for clocks that are not (``det``, ``counter``, ``uptime``) every record
 is drained as it is made, so it is stamped at the same moment the Python path
 would stamp it.
 
@@ -100,6 +100,7 @@ class Ks(ctypes.Structure):
         ("s_value_reg", _i64),
         ("stepped", _u64),
         ("clock", ctypes.c_void_p),
+        *_words("read_cost", "write_cost"),
     ]
 
 
@@ -300,10 +301,20 @@ class NativeStep:
         """Hand every record over as it is made (clocks C cannot read), or in batches."""
         self.k.high_water = 1 if sync else RING_RECORDS // 2
 
-    def set_clock(self, address: int | None) -> None:
+    def set_clock(self, address: int | None, read_cost: int = 0, write_cost: int = 0) -> None:
         """Stamp records with the 64-bit word at ``address`` (the machine
-        clock, TimeBase.word_address); None: CLOCK_MONOTONIC."""
+        clock as C sees it, TimeBase.c_clock), adding ``read_cost`` or
+        ``write_cost`` to it per stepped access; None: CLOCK_MONOTONIC."""
+        self.k.read_cost, self.k.write_cost = read_cost, write_cost
         self.k.clock = address
+
+    def in_flight_cost(self) -> int:
+        """What the access being stepped will add to the C clock at its trap:
+        the device path has charged it already (TimeBase.c_clock)."""
+        k = self.k
+        if not k.active:
+            return 0
+        return k.read_cost if k.s_load else k.write_cost
 
     def is_active(self) -> bool:
         """A C step is in flight (between its fault and its trap)."""

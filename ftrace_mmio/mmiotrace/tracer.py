@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..machine.iomem import MMIO_READ_NS, MMIO_WRITE_NS
 from ..trace.entries import (
     NO_FLAGS,
     TRACE_ENTRY_HEADER,
@@ -249,7 +250,7 @@ class MmiotraceTracer(Tracer):
         buffer = self.array.buffer
         advance = self.array.time_base.before_advance
         if self._c_clock:
-            self._time_base.c_clock(False)
+            self._time_base.c_clock(None)
             self._c_clock = False
         if buffer.feeder is not None:
             buffer.feeder = None
@@ -261,7 +262,7 @@ class MmiotraceTracer(Tracer):
                 advance.remove(self._feed)
         if native is not None or later:
             if native is not None:
-                native.set_clock(self._time_base.c_clock(True))
+                native.set_clock(self._time_base.c_clock(native.in_flight_cost), MMIO_READ_NS, MMIO_WRITE_NS)
                 self._c_clock = True
             self._feed_clock = ""
             self._batching = later

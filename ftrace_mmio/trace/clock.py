@@ -19,12 +19,16 @@ would have lived them, not as the emulator spent them.
 
 The clock is a plain attribute (:attr:`TimeBase.ns`) that the device-access
 path advances with one addition (``machine/iomem.py``); :attr:`TimeBase.due`
-is when that path must call :meth:`TimeBase.access_due`: when the event
-queue next wants to run (``machine/events.py``), or always while C
-(``mmiotrace/kmmio_step.c``) stamps records with the clock, which it reads
-from a 64-bit word (:meth:`TimeBase.c_clock`) that ``access_due`` then keeps
-current. An attribute costs a third of a shared-memory word from Python, and
-the access path is the hottest code there is.
+is when that path must call :meth:`TimeBase.access_due` (the event queue's
+earliest due time, ``machine/events.py``). C (``mmiotrace/kmmio_step.c``)
+stamps records from a 64-bit word of its own (:meth:`TimeBase.c_clock`): it
+adds each stepped access's cost itself, and the word is re-synced from
+``ns`` (minus the access in flight) whenever the clock moves otherwise
+(delays, spins, events) and whenever Python reads the clock on the CPU
+thread. An attribute costs a third of a shared-memory word from Python, and
+the access path is the hottest code there is. (Not synced: accesses the C
+path does not see -- untraced ones, e.g. outside ``filter_offset`` --
+reach C's stamps only at the next sync.)
 
 ``det`` is ours: a deterministic clock for reproducible output. It reads a
 virtual nanosecond counter that advances by exactly ``DET_STEP_NS`` on every
@@ -64,9 +68,11 @@ class TimeBase:
         #: The access path calls access_due() once ``ns`` reaches this.
         self.due = NEVER
         self._events_due = NEVER
-        # The word C reads (kmmio_step.c), and how many want it kept current.
+        # The word C stamps with (kmmio_step.c), and what the access C is
+        # stepping will add to it (None: no C clock).
         self._c_word = (ctypes.c_uint64 * 1)()
-        self._c_users = 0
+        self._c_in_flight: Callable[[], int] | None = None
+        self._cpu_thread = 0
         #: Wall time (monotonic ns) when the machine went idle; None while
         #: guest code runs.
         self._idle_since: int | None = self._start
@@ -89,21 +95,25 @@ class TimeBase:
     def set_events_due(self, due: int) -> None:
         """When the event queue next wants to run (NEVER: nothing queued)."""
         self._events_due = due
-        self.due = 0 if self._c_users else due
+        self.due = due
 
     def access_due(self) -> None:
-        """The access path passed :attr:`due`: publish the clock to C, run due events."""
-        if self._c_users:
-            self._c_word[0] = self.ns
+        """The access path passed :attr:`due`: run due events."""
         if self.ns >= self._events_due and self.events is not None:
             self.events.run_due()
 
-    def c_clock(self, on: bool) -> int:
-        """Keep the C word current (``on``) or stop (calls pair up); returns its address."""
-        self._c_users = max(0, self._c_users + (1 if on else -1))
-        self._c_word[0] = self.ns
-        self.set_events_due(self._events_due)
+    def c_clock(self, in_flight: Callable[[], int] | None) -> int:
+        """Keep C's word in sync from now on (``in_flight()``: what the access
+        being stepped will still add to it), or stop (None); returns the
+        word's address."""
+        self._c_in_flight = in_flight
+        self._c_sync()
         return ctypes.addressof(self._c_word)
+
+    def _c_sync(self) -> None:
+        fn = self._c_in_flight
+        if fn is not None:
+            self._c_word[0] = self.ns - fn()
 
     # -- modes -------------------------------------------------------------------
 
@@ -134,12 +144,13 @@ class TimeBase:
             if idle is None:
                 return self.now_ns() if self._deterministic else self.ns
             self._idle_since = None
+            self._cpu_thread = threading.get_ident()
             target = self.ns + max(0, time.monotonic_ns() - idle)
             if self._deterministic:
                 # The machine runs on the det counter, which never follows
                 # wall time; the machine clock catches up on its own.
                 self.ns = target
-                self._c_word[0] = target
+                self._c_sync()
                 return self._virtual
             # Not moved yet: events that fell due while idle run at their own times.
             return target
@@ -174,13 +185,15 @@ class TimeBase:
         with self._lock:
             self.ns += ns
             self._virtual += ns
-            self._c_word[0] = self.ns
+            self._c_sync()
 
     # -- reading it ------------------------------------------------------------------------
 
     def since_boot_ns(self) -> int:
         """The machine clock: ``local``, ``global``, ``perf``, ``x86-tsc``."""
         if self._idle_since is None:
+            if self._c_in_flight is not None and threading.get_ident() == self._cpu_thread:
+                self._c_sync()          # what is stamped from here on, C stamps after
             return self.ns
         with self._lock:
             idle = self._idle_since
