@@ -35,33 +35,18 @@
 /* sched_run_pending(): rounds at most (work requeueing itself runs once per round). */
 #define SCHED_PENDING_ROUNDS 16
 
-/* ---- hypercalls and the other slices' symbols, weak so this file stands alone --- */
+/* ---- what the machine and the other parts of the kernel provide ------------------- */
 
-void __hv_idle(u64 deadline_ns) __weak;		/* kernel/time.py */
-void __hv_relax(void) __weak;			/* kernel/time.py */
-u64 __jiffies_to_ktime_ns(unsigned long j) __weak;	/* kernel/time.py */
-u64 __sched_now_ns(void);			/* kernel/sched.py */
-void irq_handle_pending(void) __weak;		/* core/irq.c */
-void irq_run_threads(void) __weak;		/* core/irq.c */
-extern unsigned long irq_pending_word __weak;	/* kernel/irq.py */
-extern unsigned long irq_threads_pending __weak;	/* core/irq.c */
-extern int __preempt_count __weak;		/* kernel/irq.py */
-
-/* A weak function that is not linked is 0; a direct call to 0 cannot be
- * relocated from kernel text, so go through a register. */
-#define SCHED_WEAK(fn) ({ __typeof__(&fn) __sw = fn; __asm__("" : "+r"(__sw)); __sw; })
-#define SCHED_WEAK_DATA(var) ({ __typeof__(&var) __sw = &var; __asm__("" : "+r"(__sw)); __sw; })
-
-static int sched_preempt_count(void)
-{
-	int *pc = SCHED_WEAK_DATA(__preempt_count);
-
-	return pc ? READ_ONCE(*pc) : 0;
-}
+void __hv_idle(u64 deadline_ns);			/* kernel/time.py */
+void __hv_relax(void);					/* kernel/time.py */
+u64 __jiffies_to_ktime_ns(unsigned long j);		/* kernel/time.py */
+u64 __sched_now_ns(void);				/* kernel/sched.py */
+void irq_run_threads(void);				/* core/irq.c */
+extern unsigned long irq_threads_pending;		/* core/irq.c */
 
 static int sched_in_interrupt(void)
 {
-	return sched_preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK);
+	return in_interrupt();
 }
 
 /* ---- tasks ---------------------------------------------------------------------- */
@@ -125,48 +110,29 @@ u64 sched_clock_now_ns(void)
 /* Machine time at which jiffies reaches j. */
 u64 sched_jiffies_due_ns(unsigned long j)
 {
-	u64 (*conv)(unsigned long) = SCHED_WEAK(__jiffies_to_ktime_ns);
-	long ticks;
-
-	if (conv)
-		return conv(j);
-	/* Until kernel/time.py has it: INITIAL_JIFFIES at 0, HZ ticks a second. */
-	ticks = (long)(j - (unsigned long)(unsigned int)(-300 * HZ));
-	return ticks < 0 ? 0 : (u64)ticks * (1000000000ULL / HZ);
+	return __jiffies_to_ktime_ns(j);
 }
 
 static void sched_idle(u64 target)
 {
-	void (*idle)(u64) = SCHED_WEAK(__hv_idle);
-
-	if (idle)
-		idle(target);
+	__hv_idle(target);
 }
 
 static void sched_relax(void)
 {
-	void (*relax)(void) = SCHED_WEAK(__hv_relax);
-
-	if (relax)
-		relax();
-	else
-		native_pause();
+	__hv_relax();
 }
 
 /* ---- one round of what the CPU runs while the task sleeps ----------------------------- */
 
 static bool sched_irq_pending(void)
 {
-	unsigned long *w = SCHED_WEAK_DATA(irq_pending_word);
-
-	return w && READ_ONCE(*w) && !arch_irqs_disabled();
+	return READ_ONCE(irq_pending_word) && !arch_irqs_disabled();
 }
 
 static bool sched_threads_pending(void)
 {
-	unsigned long *w = SCHED_WEAK_DATA(irq_threads_pending);
-
-	return w && READ_ONCE(*w);
+	return READ_ONCE(irq_threads_pending);
 }
 
 bool workqueue_runnable(void);		/* core/workqueue.c */
@@ -181,18 +147,10 @@ static bool sched_runnable(void)
 
 static void sched_round(void)
 {
-	void (*fn)(void);
-
-	if (sched_irq_pending()) {
-		fn = SCHED_WEAK(irq_handle_pending);
-		if (fn)
-			fn();
-	}
-	if (sched_threads_pending()) {
-		fn = SCHED_WEAK(irq_run_threads);
-		if (fn)
-			fn();
-	}
+	if (sched_irq_pending())
+		irq_handle_pending();
+	if (sched_threads_pending())
+		irq_run_threads();
 	timer_run_expired();
 	if (!sched_in_interrupt())
 		workqueue_run_pending();
@@ -201,7 +159,7 @@ static void sched_round(void)
 static void sched_atomic_check(void)
 {
 	static int sched_atomic_reports;
-	int pc = sched_preempt_count();
+	int pc = preempt_count();
 
 	if ((pc || arch_irqs_disabled()) && sched_atomic_reports < 10) {
 		sched_atomic_reports++;
@@ -403,12 +361,9 @@ void fsleep(unsigned long usecs)
 void cpu_relax(void)
 {
 	sched_relax();
-	if (sched_irq_pending()) {
-		void (*fn)(void) = SCHED_WEAK(irq_handle_pending);
-
-		if (fn)
-			fn();
-	} else if (!arch_irqs_disabled() && timer_due()) {
+	if (sched_irq_pending())
+		irq_handle_pending();
+	else if (!arch_irqs_disabled() && timer_due()) {
 		timer_run_expired();
 	}
 }
@@ -418,7 +373,7 @@ void cpu_relax(void)
 void __might_sleep(const char *file, int line)
 {
 	static int sched_might_sleep_warned;
-	int pc = sched_preempt_count();
+	int pc = preempt_count();
 	int off = arch_irqs_disabled();
 
 	if ((!pc && !off) || sched_might_sleep_warned)

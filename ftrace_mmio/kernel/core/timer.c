@@ -36,23 +36,14 @@ int timer_in_run;			/* timer_run_expired() is on the stack */
  * the machine skips sched_run_pending() after a command while it is 0. */
 unsigned long sched_deferred_items;
 
-extern int __preempt_count __weak;
-
 static int timer_preempt_count(void)
 {
-	int *pc = &__preempt_count;
-
-	__asm__("" : "+r"(pc));
-	return pc ? READ_ONCE(*pc) : 0;
+	return preempt_count();
 }
 
 static void timer_preempt_add(int v)
 {
-	int *pc = &__preempt_count;
-
-	__asm__("" : "+r"(pc));
-	if (pc)
-		WRITE_ONCE(*pc, *pc + v);
+	__preempt_count_add(v);
 }
 
 /* ---- timer_list ------------------------------------------------------------------ */
