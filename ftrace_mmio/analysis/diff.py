@@ -84,9 +84,9 @@ class _Side:
     """One dump, read ahead into a bounded buffer."""
 
     def __init__(self, source: Source, opt: DiffOptions, strict: bool,
-                 on_problem: Callable[[Problem], None] | None) -> None:
+                 on_problem: Callable[[Problem], None] | None, resolver: Resolver | None = None) -> None:
         self.parser = DumpParser(strict, on_problem, keep_raw=True)
-        self.resolver = Resolver()
+        self.resolver = resolver if resolver is not None else Resolver()
         self._records: Iterator[Record] = self.parser.parse(source)
         self.opt = opt
         self.buf: deque[_Item] = deque()
@@ -234,10 +234,11 @@ def _text(item: _Item) -> str:
 
 def diff_dumps(a: Source, b: Source, opt: DiffOptions = DiffOptions(), *, strict: bool = False,
                a_name: str = "A", b_name: str = "B",
-               on_problem: Callable[[str, Problem], None] | None = None) -> DiffResult:
-    """Compare two dumps (see the module doc)."""
-    sa = _Side(a, opt, strict, (lambda p: on_problem(a_name, p)) if on_problem else None)
-    sb = _Side(b, opt, strict, (lambda p: on_problem(b_name, p)) if on_problem else None)
+               on_problem: Callable[[str, Problem], None] | None = None,
+               resolver: Callable[[], Resolver] = Resolver) -> DiffResult:
+    """Compare two dumps (see the module doc); ``resolver`` makes each side's (register names)."""
+    sa = _Side(a, opt, strict, (lambda p: on_problem(a_name, p)) if on_problem else None, resolver())
+    sb = _Side(b, opt, strict, (lambda p: on_problem(b_name, p)) if on_problem else None, resolver())
     result = DiffResult(a_name, b_name)
     recent: deque[tuple[int, int, str]] = deque(maxlen=CONTEXT)
 

@@ -25,20 +25,23 @@ dump ``"".join(r.format() for r in parse(path))`` is the file, byte for byte.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import re
 import string
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, ClassVar, Iterable, Iterator, TextIO, Union
 
 from ..mmiotrace import lines
+from . import native
 
 __all__ = [
     "Record", "Version", "PciDev", "Bar", "Map", "Unmap", "Access", "Unknown", "Mark", "Lost",
     "CpuLost", "Comment", "BufferStarted", "LineTooBig", "FtraceEvent", "Garbage",
-    "Problem", "DumpError", "DumpParser", "parse", "format_ts", "write_records", "open_dump",
+    "Problem", "DumpError", "DumpParser", "Batch", "parse", "format_ts", "write_records", "open_dump",
 ]
 
 _HEXDIGITS = frozenset(string.hexdigits)
@@ -536,6 +539,10 @@ class DumpParser:
         self.problems: list[Problem] = []
         self.problem_count = 0
         self.lines = 0
+        #: Use the C tokenizer when it can be built (``FTRACE_MMIO_NATIVE=0`` or False: never).
+        self.fast = True
+        self._pending: Record | None = None              # a MARK (or ftrace line) that may continue
+        self._wrapped: tuple[int, str] | None = None     # a short PCIDEV line waiting for its tail
 
     def _problem(self, line: int, message: str, text: str = "") -> None:
         p = Problem(line, message, text)
@@ -575,61 +582,199 @@ class DumpParser:
         return Garbage(n, text, raw=text if self.keep_raw else None)
 
     def parse(self, source: Source) -> Iterator[Record]:
-        pending: Record | None = None      # a MARK (or ftrace line) that may continue
-        wrapped: tuple[int, str] | None = None   # a short PCIDEV line waiting for its tail
-        n = 0
-        for n, raw in enumerate(open_dump(source), 1):
+        """The records of a dump, in order (see the module doc)."""
+        for item in self.items(source):
+            if type(item) is Batch:
+                yield from item.records(self.keep_raw)
+            else:
+                yield item  # type: ignore[misc]
+
+    def items(self, source: Source) -> Iterator[Record | Batch]:
+        """Records, with runs of R/W lines as :class:`Batch` es where the C tokenizer read them.
+
+        A batch is only valid until the next item is asked for (its arrays
+        are reused). Without the C library every item is a record.
+        """
+        self._pending = None
+        self._wrapped = None
+        f, opened = _binary(source)
+        lib = native.library() if (f is not None and self.fast) else None
+        try:
+            if lib is None:
+                out: list[Record] = []
+                for n, raw in enumerate(open_dump(f if f is not None else source), 1):
+                    self.lines = n
+                    self._step(n, raw, out)
+                    if out:
+                        yield from out
+                        out.clear()
+            else:
+                yield from self._chunks(f, native.Tokenizer(lib, CHUNK_LINES))  # type: ignore[arg-type]
+            out = []
+            self._finish(out)
+            yield from out
+        finally:
+            if opened:
+                f.close()  # type: ignore[union-attr]
+
+    def _chunks(self, f: BinaryIO, tok: native.Tokenizer) -> Iterator[Record | Batch]:
+        n = 0                    # lines done
+        buf, pos = b"", 0
+        out: list[Record] = []
+        step = self._step
+        while True:
+            data = f.read(CHUNK_BYTES)
+            buf = buf[pos:] + data if data else buf[pos:]
+            pos = 0
+            while True:
+                count, used, nslow = tok.run(buf, pos)
+                if not count:
+                    break
+                slow = tok.slow
+                i = 0
+                for k in range(nslow + 1):
+                    stop = slow[k] if k < nslow else count
+                    while i < stop:
+                        if self._pending is None and self._wrapped is None:
+                            n += stop - i
+                            self.lines = n
+                            yield Batch(tok, i, stop, n - (stop - i) + 1, buf, pos)
+                            i = stop
+                            break
+                        # A MARK may go on, or a PCIDEV wait for its tail: the line goes the slow way.
+                        r = tok.recs[i]
+                        n += 1
+                        self.lines = n
+                        step(n, buf[pos + r.start:pos + r.start + r.len + 1].decode("ascii"), out)
+                        yield from out
+                        out.clear()
+                        i += 1
+                    if k < nslow:
+                        r = tok.recs[stop]
+                        n += 1
+                        self.lines = n
+                        step(n, buf[pos + r.start:pos + r.start + r.len + 1].decode("utf-8", "surrogateescape"),
+                             out)
+                        if out:
+                            yield from out
+                            out.clear()
+                        i = stop + 1
+                pos += used
+            if not data:
+                break
+        if pos < len(buf):
+            # The last line, with no newline.
+            n += 1
             self.lines = n
-            if raw.endswith("\n"):
-                text = raw[:-1]
-            else:
-                text = raw
-                self._problem(n, "the last line has no newline (the dump was cut off?)", text)
-            if text.endswith("\r"):
-                self._problem(n, "CR-LF line ending", text)
-                text = text[:-1]
-            if wrapped is not None:
-                first_line, first = wrapped
-                wrapped = None
-                joined = self._join_pcidev(first_line, first, n, text)
-                if joined is not None:
-                    yield joined
-                    continue
-                yield self._short_pcidev(first_line, first)
-            try:
-                rec = parse_line(text, n)
-            except ValueError as exc:
-                if pending is not None and not text.startswith(_KEYWORDS_SP):
-                    # A marker's text went on past a newline: the kernel prints it bare.
-                    if isinstance(pending, Mark):
-                        pending.text += "\n" + text
-                    else:
-                        pending.body += "\n" + text   # type: ignore[attr-defined]
-                    if self.keep_raw:
-                        pending.raw = f"{pending.raw}\n{text}"
-                    continue
-                if text.startswith("PCIDEV ") and not self.strict and len(text.split(" ")) < PCIDEV_TOKENS:
-                    # Short of fields: wrapped by a mail client, or its trailing space stripped.
-                    if pending is not None:
-                        yield pending
-                        pending = None
-                    wrapped = (n, text)
-                    continue
-                self._problem(n, _foreign(text) or str(exc), text)
-                rec = Garbage(n, text)
-            if self.keep_raw:
-                rec.raw = text
-            if pending is not None:
-                yield pending
-                pending = None
-            if isinstance(rec, Mark) or (isinstance(rec, FtraceEvent) and rec.marker is not None):
-                pending = rec
-            else:
-                yield rec
-        if wrapped is not None:
-            yield self._short_pcidev(*wrapped)
+            step(n, buf[pos:].decode("utf-8", "surrogateescape"), out)
+            yield from out
+
+    def _step(self, n: int, raw: str, out: list[Record]) -> None:
+        """One line (with its newline, if it had one): the records it completes go to ``out``."""
+        if raw.endswith("\n"):
+            text = raw[:-1]
+        else:
+            text = raw
+            self._problem(n, "the last line has no newline (the dump was cut off?)", text)
+        if text.endswith("\r"):
+            self._problem(n, "CR-LF line ending", text)
+            text = text[:-1]
+        pending = self._pending
+        if self._wrapped is not None:
+            first_line, first = self._wrapped
+            self._wrapped = None
+            joined = self._join_pcidev(first_line, first, n, text)
+            if joined is not None:
+                out.append(joined)
+                return
+            out.append(self._short_pcidev(first_line, first))
+        try:
+            rec = parse_line(text, n)
+        except ValueError as exc:
+            if pending is not None and not text.startswith(_KEYWORDS_SP):
+                # A marker's text went on past a newline: the kernel prints it bare.
+                if isinstance(pending, Mark):
+                    pending.text += "\n" + text
+                else:
+                    pending.body += "\n" + text   # type: ignore[attr-defined]
+                if self.keep_raw:
+                    pending.raw = f"{pending.raw}\n{text}"
+                return
+            if text.startswith("PCIDEV ") and not self.strict and len(text.split(" ")) < PCIDEV_TOKENS:
+                # Short of fields: wrapped by a mail client, or its trailing space stripped.
+                if pending is not None:
+                    out.append(pending)
+                    self._pending = None
+                self._wrapped = (n, text)
+                return
+            self._problem(n, _foreign(text) or str(exc), text)
+            rec = Garbage(n, text)
+        if self.keep_raw:
+            rec.raw = text
         if pending is not None:
-            yield pending
+            out.append(pending)
+            self._pending = None
+        if isinstance(rec, Mark) or (isinstance(rec, FtraceEvent) and rec.marker is not None):
+            self._pending = rec
+        else:
+            out.append(rec)
+
+    def _finish(self, out: list[Record]) -> None:
+        if self._wrapped is not None:
+            out.append(self._short_pcidev(*self._wrapped))
+            self._wrapped = None
+        if self._pending is not None:
+            out.append(self._pending)
+            self._pending = None
+
+
+CHUNK_BYTES = 1 << 22
+CHUNK_LINES = 1 << 16
+_REC = struct.Struct(native.REC_FORMAT)
+
+
+class Batch:
+    """Consecutive R/W lines as the C tokenizer read them: records ``first_line`` onwards.
+
+    ``recs`` (the tokenizer's array, indices ``start``..``stop``) is reused
+    for the next chunk: use a batch before asking for the next item.
+    """
+
+    __slots__ = ("tok", "start", "stop", "first_line", "buf", "base")
+
+    def __init__(self, tok: native.Tokenizer, start: int, stop: int, first_line: int, buf: bytes,
+                 base: int) -> None:
+        self.tok, self.start, self.stop, self.first_line, self.buf, self.base = tok, start, stop, first_line, buf, base
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def address(self) -> int:
+        """Of the first ``struct fp_rec``."""
+        return ctypes.addressof(self.tok.recs) + self.start * _REC.size
+
+    def raw_bytes(self) -> bytes:
+        """The records' ``struct fp_rec`` array, copied."""
+        return ctypes.string_at(self.address, len(self) * _REC.size)
+
+    def records(self, keep_raw: bool = False) -> Iterator[Access]:
+        buf, base = self.buf, self.base
+        for n, (ts, phys, value, pc, _length, map_id, pid, start, ln, kind, width) in enumerate(
+                _REC.iter_unpack(self.raw_bytes()), self.first_line):
+            rec = Access(n, "R" if kind == 1 else "W", width, ts, map_id, phys, value, pc, pid)
+            if keep_raw:
+                rec.raw = buf[base + start:base + start + ln].decode("ascii")
+            yield rec
+
+
+def _binary(source: Source) -> tuple[BinaryIO | None, bool]:
+    """A binary file to read in chunks, and whether we opened it; (None, False) for line sources."""
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).open("rb"), True
+    if isinstance(source, (io.RawIOBase, io.BufferedIOBase)):
+        return source, False   # type: ignore[return-value]
+    return None, False
 
 
 _KEYWORDS_SP = tuple(k + " " for k in _KEYWORDS)

@@ -6,9 +6,11 @@ gaps over the threshold, and a red dashed line every report of lost
 events. Rows are the most accessed registers (``max_rows``), in device and
 offset order, so neighbouring registers stay together.
 
-Points are collected while the stats pass streams the dump: each row keeps
-at most ``max_points`` accesses (every second one is dropped whenever it
-fills, so a long dump is thinned evenly rather than cut off).
+Points are collected while the stats pass streams the dump, into at most
+2048 time bins per register (stats.Timeline: the bins widen as the dump goes
+on), so memory does not grow with the dump and a 100M-line trace draws as
+fast as a short one: a tick is a bin with accesses of that kind, the
+same on a 12-inch figure as a tick per access would look.
 
 matplotlib is an optional dependency (``pip install ftrace-mmio[analysis]``);
 it is imported only when a plot is drawn, with the Agg backend (no display).
@@ -16,13 +18,10 @@ it is imported only when a plot is drawn, with the Agg backend (no display).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .parse import Access, Record
-from .resolve import Where
-from .stats import DumpStats, RegisterStats
+from .stats import DumpStats, Timeline
 
 __all__ = ["Timeline", "PlotError", "render_plot"]
 
@@ -36,34 +35,6 @@ LOST_COLOUR = "#d62728"
 
 class PlotError(Exception):
     """The plot could not be drawn (matplotlib missing, unwritable file)."""
-
-
-@dataclass
-class _Row:
-    points: list[tuple[int, str]] = field(default_factory=list)   # (ts_us, "R"/"W"/"U")
-    stride: int = 1
-    seen: int = 0
-
-
-class Timeline:
-    """Collects access times per register; pass ``timeline.on_access`` to the stats collector."""
-
-    def __init__(self, max_points: int = 20000) -> None:
-        self.max_points = max_points
-        self.rows: dict[tuple[str, str, int, str | None], _Row] = {}
-
-    def on_access(self, rec: Record, where: Where, reg: RegisterStats) -> None:
-        row = self.rows.get(reg.key)
-        if row is None:
-            row = self.rows[reg.key] = _Row()
-        row.seen += 1
-        if (row.seen - 1) % row.stride:
-            return
-        kind = rec.op if isinstance(rec, Access) else "U"
-        row.points.append((rec.ts_us, kind))  # type: ignore[attr-defined]
-        if len(row.points) >= self.max_points:
-            row.points = row.points[::2]
-            row.stride *= 2
 
 
 def render_plot(stats: DumpStats, timeline: Timeline, path: str | Path, *, max_rows: int = 40,
@@ -99,12 +70,9 @@ def render_plot(stats: DumpStats, timeline: Timeline, path: str | Path, *, max_r
                 ax.add_patch(_band(lp.first_us - origin, max(lp.duration_us, 1), y, LOOP_COLOUR))
         drawn = 0
         for key, y in ypos.items():
-            row = timeline.rows.get(key)
-            if row is None:
-                continue
             for kind, colour, marker in (("R", READ_COLOUR, "|"), ("W", WRITE_COLOUR, "|"),
                                          ("U", UNKNOWN_COLOUR, "x")):
-                xs = [t - origin for t, k in row.points if k == kind]
+                xs = [t - origin for t in timeline.times(key, kind)]
                 if xs:
                     ax.scatter(xs, [y] * len(xs), marker=marker, s=120 if marker == "|" else 30,
                                c=colour, linewidths=1.2)

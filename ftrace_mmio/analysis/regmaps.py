@@ -24,7 +24,7 @@ from typing import Mapping
 from ..machine.devices import BUILTIN_MODELS, DeviceModel, ModelLoadError, RegisterRegion, import_python_file
 from ..machine.regmap import RegMap
 
-__all__ = ["DeviceMaps", "RegmapError", "builtin_maps", "maps_for_ids", "load_regmaps"]
+__all__ = ["DeviceMaps", "RegmapError", "builtin_maps", "maps_for_ids", "load_regmaps", "machine_maps"]
 
 
 class RegmapError(Exception):
@@ -98,6 +98,31 @@ def load_regmaps(spec: str) -> DeviceMaps:
         return DeviceMaps(str(name), MappingProxyType({0: maps[0]}), ns.get("VENDOR"), ns.get("DEVICE"))
     found = f"{len(models)} device models and {len(maps)} register maps"
     raise RegmapError(f"register map file {spec}: found {found}; define REGMAPS = {{bar: RegMap, ...}}")
+
+
+def machine_maps(path: str | Path) -> tuple[DeviceMaps, ...]:
+    """The maps of every device model of a machine file (its users' .py models included).
+
+    They are matched to a dump's PCIDEV lines by PCI ids, before the bundled
+    models, so a trace made with ``--machine FILE`` names its registers when
+    analysed with the same file.
+    """
+    from ..machine.config import MachineFileError, load_machine_file
+    try:
+        config = load_machine_file(path)
+    except MachineFileError as exc:
+        raise RegmapError(f"--machine {path}: {exc}") from None
+    out: list[DeviceMaps] = []
+    seen: set[tuple[int | None, int | None]] = set()
+    for dev in config.devices:
+        try:
+            maps = DeviceMaps.from_model(dev.model_class())
+        except Exception as exc:  # a user's model may fail in its __init__: say which
+            raise RegmapError(f"--machine {path}: device model {dev.model}: {exc}") from exc
+        if (maps.vendor, maps.device) not in seen:
+            seen.add((maps.vendor, maps.device))
+            out.append(maps)
+    return tuple(out)
 
 
 def _import(path: Path):

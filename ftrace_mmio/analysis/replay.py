@@ -108,18 +108,20 @@ class Recording:
     """The devices and the ordered accesses of a dump."""
 
     def __init__(self, devices: list[PciDev], events: list[Expected], problems: list[Problem],
-                 source: str = "") -> None:
+                 source: str = "", resolver: Resolver | None = None) -> None:
         self.devices = devices
         self.events = events
         self.problems = problems
         self.source = source
-        self.resolver = Resolver()
+        # The register names of divergences (--regmap, --machine); fed the devices only.
+        self.resolver = resolver if resolver is not None else Resolver()
         for d in devices:
             self.resolver.feed(d)
 
     @classmethod
     def load(cls, source: Source, strict: bool = False,
-             on_problem: Callable[[Problem], None] | None = None) -> Recording:
+             on_problem: Callable[[Problem], None] | None = None, *,
+             resolver: Resolver | None = None) -> Recording:
         parser = DumpParser(strict, on_problem, keep_raw=True)
         devices: list[PciDev] = []
         events: list[Expected] = []
@@ -139,7 +141,7 @@ class Recording:
             elif isinstance(rec, Unmap) and rec.map_id in live:
                 events.append(Expected(n, rec.line, "UNMAP", live.pop(rec.map_id), 0, 0, rec.raw or ""))
         name = str(source) if isinstance(source, (str, Path)) else ""
-        return cls(devices, events, parser.problems, name)
+        return cls(devices, events, parser.problems, name, resolver)
 
     def register(self, phys: int, op: str | None = None) -> str:
         where = self.resolver.where(phys)

@@ -94,6 +94,7 @@ class Resolver:
             self._add_device(rec)
         elif isinstance(rec, Map):
             self._maps[rec.map_id] = rec
+            self._last = None       # the id may be reused, or the new range overlap the one cached
         elif isinstance(rec, Unmap):
             # Accesses after an UNMAP can't use that id; a later MAP may reuse the address.
             m = self._maps.pop(rec.map_id, None)
@@ -122,10 +123,16 @@ class Resolver:
                 return dev, bar
         return None
 
+    def _alone(self, start: int, end: int, bar: Bar | None = None) -> bool:
+        """No (other) BAR overlaps [start, end)."""
+        return not any(b is not bar and b.start < end and start < b.end for b, _ in self._bars)
+
     def where(self, phys: int, map_id: int | None = None) -> Where:
         last = self._last
-        # Two mappings may cover one address: a mapping hit holds only for its own map id.
-        if last is not None and last[0] <= phys < last[1] and (last[3] is None or map_id in (None, last[3])):
+        # Two mappings may cover one address: a mapping hit holds only for its own map id. The
+        # cache never changes an answer (only spaces nothing else overlaps are kept in it), so
+        # the answer depends on the records fed, not on the addresses asked about before.
+        if last is not None and last[0] <= phys < last[1] and (last[3] is None or map_id == last[3]):
             w = last[2]
             return Where(w.device, w.space, w.offset + phys - last[0], w.size, w.regmap)
         hit = self.device_at(phys)
@@ -133,7 +140,7 @@ class Resolver:
             dev, bar = hit
             regmap = dev.maps.regmap(bar.index) if dev.maps is not None and not bar.is_rom else None
             base = Where(dev.name, bar.name, 0, bar.size, regmap)
-            self._last = (bar.start, bar.end, base, None)
+            self._last = (bar.start, bar.end, base, None) if self._alone(bar.start, bar.end, bar) else None
             return Where(dev.name, bar.name, phys - bar.start, bar.size, regmap)
         m = self._maps.get(map_id) if map_id is not None else None
         if m is None or not m.phys <= phys < m.phys + m.length:
@@ -142,6 +149,8 @@ class Resolver:
             regmap = self.forced.regmap(0) if self.forced is not None else None
             name = self.forced.name if self.forced is not None else ""
             base = Where(name, f"map{m.map_id}", 0, m.length, regmap)
-            self._last = (m.phys, m.phys + m.length, base, m.map_id)
+            self._last = ((m.phys, m.phys + m.length, base, m.map_id) if self._alone(m.phys, m.phys + m.length)
+                          and not any(x is not m and x.phys < m.phys + m.length and m.phys < x.phys + x.length
+                                      for x in self._maps.values()) else None)
             return Where(name, base.space, phys - m.phys, m.length, regmap)
         return Where("", "", phys, 0, None)

@@ -16,21 +16,28 @@ runs of reads, with no write in between, that repeat with a period of 1 to
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
-from .parse import (Access, CpuLost, DumpParser, Garbage, Lost, Map, Mark, Problem, Record, Source,
-                    Unknown, Unmap, format_ts)
+from . import native
+from .parse import (Access, Batch, CpuLost, DumpParser, Garbage, Lost, Map, Mark, PciDev, Problem, Record,
+                    Source, Unknown, Unmap, format_ts)
 from .resolve import Resolver, Where
 
-__all__ = ["RegisterStats", "PollLoop", "LoopSlot", "Gap", "Loss", "DumpStats", "LoopDetector",
-           "StatsCollector", "collect", "DISTINCT_CAP", "MAX_PERIOD"]
+__all__ = ["RegisterStats", "PollLoop", "LoopSlot", "Gap", "Loss", "DumpStats", "LoopDetector", "Timeline",
+           "StatsCollector", "NativeStatsCollector", "make_collector", "collect", "DISTINCT_CAP", "MAX_PERIOD",
+           "MAX_LOOPS"]
 
 DISTINCT_CAP = 4096     # distinct values counted exactly per register; beyond that "more than"
 MAX_PERIOD = 4
 TOP_GAPS = 10
+#: Polling loops kept in full; beyond that they are counted (a long trace may hold millions).
+MAX_LOOPS = 10_000
+PLOT_BINS = native.PLOT_BINS
+_U64 = (1 << 64) - 1
 
 
 @dataclass
@@ -51,6 +58,7 @@ class RegisterStats:
     last_value: int | None = None
     _values: set[int] = field(default_factory=set, repr=False)
     distinct_overflow: bool = False
+    _distinct: int | None = field(default=None, repr=False)    # counted by the C engine
 
     @property
     def key(self) -> tuple[str, str, int, str | None]:
@@ -62,7 +70,7 @@ class RegisterStats:
 
     @property
     def distinct(self) -> int:
-        return len(self._values)
+        return self._distinct if self._distinct is not None else len(self._values)
 
     @property
     def label(self) -> str:
@@ -173,7 +181,8 @@ class LoopDetector:
     def __init__(self, min_iterations: int = 3, max_period: int = MAX_PERIOD) -> None:
         self.min_iterations = min_iterations
         self.max_period = max_period
-        self.loops: list[PollLoop] = []
+        self.loops: list[PollLoop] = []      # the first MAX_LOOPS
+        self.count = 0
         # The last reads: (key, label, value, ts, line)
         self._hist: deque[tuple[Any, str, int, int, int]] = deque(maxlen=max_period)
         self._cands = [_Candidate(p) for p in range(1, max_period + 1)]
@@ -214,6 +223,9 @@ class LoopDetector:
         for d in range(1, p):
             if p % d == 0 and all(keys[i] == keys[i % d] for i in range(p)):
                 return
+        self.count += 1
+        if len(self.loops) >= MAX_LOOPS:
+            return
         slots = [s for _, s in c.slots]
         self.loops.append(PollLoop([s.label for s in slots], iterations, streak + p, c.start_line,
                                    c.last_line, c.start_us, c.last_us, slots))
@@ -227,6 +239,7 @@ class DumpStats:
     devices: list[dict[str, Any]] = field(default_factory=list)
     registers: dict[tuple[str, str, int, str | None], RegisterStats] = field(default_factory=dict)
     loops: list[PollLoop] = field(default_factory=list)
+    loop_count: int = 0                                     # loops found (only MAX_LOOPS are kept)
     gaps: list[Gap] = field(default_factory=list)          # the largest, largest first
     gap_threshold_us: int = 100
     gaps_over_threshold: int = 0
@@ -254,7 +267,7 @@ class DumpStats:
             "devices": self.devices,
             "registers": [r.as_dict() for r in self.by_register()],
             "hot": [r.label for r in self.hot()],
-            "loops": [lp.as_dict() for lp in self.loops],
+            "loops": [lp.as_dict() for lp in self.loops], "loop_count": self.loop_count,
             "gaps": {"threshold_us": self.gap_threshold_us, "over_threshold": self.gaps_over_threshold,
                      "largest": [asdict(g) for g in self.gaps]},
             "losses": [asdict(x) for x in self.losses], "lost_events": self.lost_events,
@@ -301,7 +314,8 @@ class DumpStats:
             out.append(f"  {r.accesses:>8}  {r.label}")
         out.append("")
         if self.loops:
-            out.append(f"polling loops: {len(self.loops)}")
+            more = f" (the first {len(self.loops)} listed)" if self.loop_count > len(self.loops) else ""
+            out.append(f"polling loops: {self.loop_count}{more}")
             out += [f"  {lp.describe()}" for lp in self.loops]
         else:
             out.append("polling loops: none")
@@ -319,15 +333,65 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
             for r in rows]
 
 
+class Timeline:
+    """Where each register was accessed, in at most ``bins`` time bins per row (for the plot).
+
+    Bin b covers ``[t0 + b*width, t0 + (b+1)*width)``, ``t0`` the first
+    access; when an access falls past the last bin, the width doubles (bins
+    2k and 2k+1 become bin k) until it fits. A row is three sets of bins
+    (reads, writes, UNKNOWN), so memory is bounded per register whatever the
+    dump's length, and every access still shows as a tick where it was.
+    """
+
+    KINDS = ("R", "W", "U")
+
+    def __init__(self, bins: int = PLOT_BINS) -> None:
+        self.bins = bins
+        self.t0: int | None = None
+        self.width = 1
+        self.rows: dict[tuple[str, str, int, str | None], tuple[set[int], set[int], set[int]]] = {}
+
+    def add(self, key: tuple[str, str, int, str | None], ts: int, kind: int) -> None:
+        """kind: 0 read, 1 write, 2 UNKNOWN."""
+        if self.t0 is None:
+            self.t0 = ts
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = (set(), set(), set())
+        off = ts - self.t0 if ts >= self.t0 else 0
+        while off >= self.width * self.bins:
+            self._halve()
+            row = self.rows[key]
+        row[kind].add(off // self.width)
+
+    def _halve(self) -> None:
+        for key, r in self.rows.items():
+            self.rows[key] = tuple({b >> 1 for b in x} for x in r)   # type: ignore[assignment]
+        self.width *= 2
+
+    def times(self, key: tuple[str, str, int, str | None], kind: str) -> list[float]:
+        """The middle of each bin of a row with accesses of that kind (microseconds)."""
+        row = self.rows.get(key)
+        if row is None or self.t0 is None:
+            return []
+        return [self.t0 + (b + 0.5) * self.width for b in sorted(row[self.KINDS.index(kind)])]
+
+
 class StatsCollector:
-    """Feeds records through a resolver into the counters of a :class:`DumpStats`."""
+    """Feeds records through a resolver into the counters of a :class:`DumpStats`.
+
+    The pure-Python engine; :class:`NativeStatsCollector` counts the same in
+    C. ``plot`` keeps a :class:`Timeline` (``self.timeline``).
+    """
 
     def __init__(self, resolver: Resolver, gap_threshold_us: int = 100, min_iterations: int = 3,
-                 on_access: Callable[[Record, Where, RegisterStats], None] | None = None) -> None:
+                 on_access: Callable[[Record, Where, RegisterStats], None] | None = None,
+                 plot: bool = False) -> None:
         self.resolver = resolver
         self.stats = DumpStats(gap_threshold_us=gap_threshold_us)
         self.loops = LoopDetector(min_iterations)
         self.on_access = on_access
+        self.timeline = Timeline() if plot else None
         self._prev: tuple[int, int] | None = None   # (ts, line) of the previous timed record
         self._gaps: list[Gap] = []
 
@@ -382,6 +446,8 @@ class StatsCollector:
             r.last_value = rec.value
             if self.on_access is not None:
                 self.on_access(rec, where, r)
+            if self.timeline is not None:
+                self.timeline.add(r.key, rec.ts_us, rec.op == "W")
         elif isinstance(rec, Unknown):
             self._time(rec.ts_us, rec.line)
             where = self.resolver.where(rec.phys, rec.map_id)
@@ -390,6 +456,8 @@ class StatsCollector:
             self.loops.interrupt()
             if self.on_access is not None:
                 self.on_access(rec, where, r)
+            if self.timeline is not None:
+                self.timeline.add(r.key, rec.ts_us, 2)
         elif isinstance(rec, (Map, Unmap)):
             self._time(rec.ts_us, rec.line)
             self.loops.interrupt()
@@ -406,11 +474,25 @@ class StatsCollector:
         elif isinstance(rec, Garbage):
             self.loops.interrupt()
 
+    def feed_item(self, item: Record | Batch) -> None:
+        """A record, or a batch of them (DumpParser.items)."""
+        if type(item) is Batch:
+            for rec in item.records():   # type: ignore[union-attr]
+                self.feed(rec)
+        else:
+            self.feed(item)   # type: ignore[arg-type]
+
     def finish(self) -> DumpStats:
         s = self.stats
         self.loops.finish()
         s.loops = self.loops.loops
+        s.loop_count = self.loops.count
         s.gaps = sorted(self._gaps, reverse=True)
+        self._devices()
+        return s
+
+    def _devices(self) -> None:
+        s = self.stats
         per_device: dict[str, int] = {}
         for r in s.registers.values():
             per_device[r.device] = per_device.get(r.device, 0) + r.accesses
@@ -419,22 +501,198 @@ class StatsCollector:
                       "regmaps": {f"BAR{i}": m.__name__ for i, m in (d.maps.bars.items() if d.maps else ())},
                       "bars": [{"bar": b.name, "start": b.start, "size": b.size} for b in d.bars]}
                      for d in self.resolver.devices]
+
+
+class NativeStatsCollector(StatsCollector):
+    """The same counting, with the per-access work in fastparse.c.
+
+    Python still says which register an address is (the resolver, once per
+    address, map id and R/W between two changes of the mappings) and handles
+    every record that is not an R/W line of a batch; C counts the accesses,
+    finds the polling loops, the gaps and the plot's bins.
+    """
+
+    def __init__(self, resolver: Resolver, gap_threshold_us: int = 100, min_iterations: int = 3,
+                 plot: bool = False, lib=None) -> None:
+        super().__init__(resolver, gap_threshold_us, min_iterations)
+        self.lib = lib or native.library()
+        if self.lib is None:
+            raise RuntimeError("fastparse.c is not available")
+        self.ctx = self.lib.fp_stats_new(min_iterations, gap_threshold_us, int(plot))
+        if not self.ctx:
+            raise MemoryError("fp_stats_new")
+        self.plot = plot
+        self.rows: list[RegisterStats] = []
+        self._ids: dict[tuple[str, str, int, str | None], int] = {}
+        self._loopbuf = (native.FpLoop * 1024)()
+        self._batch_rw = 0
+        self._fed = 0
+
+    def __del__(self) -> None:
+        ctx, self.ctx = getattr(self, "ctx", None), None
+        if ctx:
+            self.lib.fp_stats_free(ctx)
+
+    def _reg_id(self, where: Where, kind: str | None, line: int, ts: int) -> int:
+        name = where.register(kind)
+        key = (*where.key, name)
+        rid = self._ids.get(key)
+        if rid is None:
+            r = self.stats.registers[key] = RegisterStats(
+                where.device, where.space, where.offset, name, where.location, first_us=ts, first_line=line)
+            rid = self._ids[key] = self.lib.fp_stats_new_reg(self.ctx)
+            if rid < 0:
+                raise MemoryError("fp_stats_new_reg")
+            self.rows.append(r)
+        return rid
+
+    def feed_item(self, item: Record | Batch) -> None:
+        if type(item) is not Batch:
+            self.feed(item)   # type: ignore[arg-type]
+            return
+        b: Batch = item   # type: ignore[assignment]
+        lib, ctx = self.lib, self.ctx
+        self.stats.records.setdefault("RW", 0)
+        self._batch_rw += len(b)
+        base, n, done, size = b.address, len(b), 0, ctypes.sizeof(native.FpRec)
+        while True:
+            done += lib.fp_stats_feed(ctx, base + done * size, n - done, b.first_line + done)
+            if done >= n:
+                break
+            # An address not seen since the mappings last changed: the resolver names it.
+            r = native.FpRec.from_address(base + done * size)
+            op = "R" if r.kind == native.K_R else "W"
+            rid = self._reg_id(self.resolver.where(r.phys, r.map_id), op, b.first_line + done, r.ts)
+            if lib.fp_stats_set_key(ctx, r.phys, r.map_id, r.kind, rid):
+                raise MemoryError("fp_stats_set_key")
+        self._take_loops()
+
+    def feed(self, rec: Record) -> None:
+        s, lib, ctx = self.stats, self.lib, self.ctx
+        s.records[rec.kind] = s.records.get(rec.kind, 0) + 1
+        self.resolver.feed(rec)
+        if isinstance(rec, Access):
+            rid = self._reg_id(self.resolver.where(rec.phys, rec.map_id), rec.op, rec.line, rec.ts_us)
+            lib.fp_stats_access(ctx, rid, rec.op == "W", rec.width, rec.ts_us, rec.line, rec.value & _U64)
+        elif isinstance(rec, Unknown):
+            lib.fp_stats_time(ctx, rec.ts_us, rec.line)
+            rid = self._reg_id(self.resolver.where(rec.phys, rec.map_id), None, rec.line, rec.ts_us)
+            lib.fp_stats_unknown(ctx, rid, rec.ts_us, rec.line)
+        elif isinstance(rec, (Map, Unmap)):
+            lib.fp_stats_time(ctx, rec.ts_us, rec.line)
+            lib.fp_stats_interrupt(ctx)
+            lib.fp_stats_clear_keys(ctx)
+        elif isinstance(rec, PciDev):
+            lib.fp_stats_clear_keys(ctx)
+        elif isinstance(rec, Mark):
+            lib.fp_stats_time(ctx, rec.ts_us, rec.line)
+        elif isinstance(rec, (Lost, CpuLost)):
+            summary = self._summary()
+            at = summary.prev_ts if summary.has_prev else None
+            what = "mmiotrace" if isinstance(rec, Lost) else f"ring buffer cpu{rec.cpu}"
+            s.losses.append(Loss(rec.line, what, rec.count, at))
+            s.lost_events += rec.count or 0
+            lib.fp_stats_interrupt(ctx)
+        elif isinstance(rec, Garbage):
+            lib.fp_stats_interrupt(ctx)
+        self._fed += 1
+        if self._fed % 4096 == 0:
+            self._take_loops()
+
+    def _summary(self) -> native.FpSummary:
+        out = native.FpSummary()
+        self.lib.fp_stats_summary(self.ctx, ctypes.byref(out))
+        return out
+
+    def _take_loops(self) -> None:
+        buf = self._loopbuf
+        while True:
+            n = self.lib.fp_stats_take_loops(self.ctx, ctypes.addressof(buf), len(buf))
+            det = self.loops
+            for i in range(n):
+                det.count += 1
+                if len(det.loops) >= MAX_LOOPS:
+                    continue
+                lp = buf[i]
+                slots = []
+                for k in range(lp.period):
+                    sl = lp.slots[k]
+                    slot = LoopSlot(self.rows[sl.key].label, sl.first_value, sl.last_value, sl.reads, sl.same,
+                                    bool(sl.changed))
+                    slots.append(slot)
+                det.loops.append(PollLoop([x.label for x in slots], lp.iterations, lp.reads, lp.first_line,
+                                          lp.last_line, lp.first_us, lp.last_us, slots))
+            if n < len(buf):
+                return
+
+    def finish(self) -> DumpStats:
+        s, lib, ctx = self.stats, self.lib, self.ctx
+        lib.fp_stats_interrupt(ctx)
+        self._take_loops()
+        s.loops = self.loops.loops
+        s.loop_count = self.loops.count
+        if self._batch_rw:
+            s.records["RW"] += self._batch_rw
+        for rid, r in enumerate(self.rows):
+            c = lib.fp_stats_reg(ctx, rid).contents
+            r.reads, r.writes, r.unknown = c.reads, c.writes, c.unknown
+            r.widths = [c.widths >> (8 * i) & 0xFF for i in range(c.nwidths)]
+            r.last_us, r.last_line = c.last_us, c.last_line
+            r.last_value = c.last_value if c.has_last_value else None
+            r._distinct = c.nvalues
+            r.distinct_overflow = bool(c.overflow & 1)
+        summary = self._summary()
+        if summary.has_first:
+            s.first_us, s.last_us = summary.first_us, summary.last_us
+        gaps = (native.FpGap * max(summary.ngaps, 1))()
+        lib.fp_stats_gaps(ctx, ctypes.addressof(gaps))
+        s.gaps = sorted((Gap(g.gap, g.line, g.prev_line, g.at_us) for g in gaps[:summary.ngaps]), reverse=True)
+        s.gaps_over_threshold = summary.gaps_over
+        if self.plot:
+            self.timeline = self._timeline(summary)
+        self._devices()
         return s
+
+    def _timeline(self, summary: native.FpSummary) -> Timeline:
+        t = Timeline()
+        if summary.has_t0:
+            t.t0, t.width = summary.t0, summary.binw
+        nbytes = PLOT_BINS // 8
+        for rid, r in enumerate(self.rows):
+            c = self.lib.fp_stats_reg(self.ctx, rid).contents
+            if not c.bins:
+                continue
+            raw = ctypes.string_at(c.bins, 3 * nbytes)
+            t.rows[r.key] = tuple({j * 8 + bit for j in range(nbytes) if raw[k * nbytes + j]    # type: ignore[assignment]
+                                   for bit in range(8) if raw[k * nbytes + j] >> bit & 1} for k in range(3))
+        return t
+
+
+def make_collector(resolver: Resolver, gap_threshold_us: int = 100, min_iterations: int = 3, *,
+                   plot: bool = False, engine: str = "auto") -> StatsCollector:
+    """The C engine when it can be built (``engine="auto"``/``"native"``), else the Python one."""
+    if engine != "python" and native.library() is not None:
+        return NativeStatsCollector(resolver, gap_threshold_us, min_iterations, plot)
+    if engine == "native":
+        raise RuntimeError("fastparse.c is not available (no gcc, or FTRACE_MMIO_NATIVE=0)")
+    return StatsCollector(resolver, gap_threshold_us, min_iterations, plot=plot)
 
 
 def collect(source: Source | Iterable[Record], resolver: Resolver | None = None, *,
             gap_threshold_us: int = 100, min_iterations: int = 3, strict: bool = False,
-            on_problem: Callable[[Problem], None] | None = None, name: str = "") -> DumpStats:
+            on_problem: Callable[[Problem], None] | None = None, name: str = "",
+            engine: str = "auto") -> DumpStats:
     """Statistics of a dump (a path or lines), or of records already parsed."""
-    collector = StatsCollector(resolver or Resolver(), gap_threshold_us, min_iterations)
+    collector = make_collector(resolver or Resolver(), gap_threshold_us, min_iterations, engine=engine)
     parser = None
     if isinstance(source, (list, tuple)) and source and isinstance(source[0], Record):
-        records: Iterable[Record] = source
+        items: Iterable[Record | Batch] = source
     else:
         parser = DumpParser(strict, on_problem)
-        records = parser.parse(source)  # type: ignore[arg-type]
-    for rec in records:
-        collector.feed(rec)
+        parser.fast = engine != "python"
+        items = parser.items(source)  # type: ignore[arg-type]
+    for item in items:
+        collector.feed_item(item)
     stats = collector.finish()
     stats.source = name or (str(source) if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") else "")
     if parser is not None:

@@ -94,15 +94,18 @@ def _encode(text: str) -> bytes:
 
 def add_regmap_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regmap", action="append", default=[], metavar="[VVVV:DDDD=]NAME|FILE",
-                   help="register names from a built-in model (nvlike, testmmio, uart16550) or a Python "
+                   help="register names from a built-in model (edu, nvlike, testmmio, uart16550) or a Python "
                         "file; alone it applies to every device (and to mappings when the dump has no "
                         "PCIDEV lines), with VVVV:DDDD= only to devices with those PCI ids. Without it, "
                         "devices are matched to the built-in models by their ids. Repeatable.")
+    p.add_argument("--machine", metavar="FILE", default=None,
+                   help="the machine file the trace was made with: its devices' models (your own .py "
+                        "models included) name the registers of the devices with their PCI ids")
 
 
-def resolver_from(args: argparse.Namespace):
-    from ..analysis.regmaps import RegmapError, load_regmaps
-    from ..analysis.resolve import Resolver
+def regmaps_from(args: argparse.Namespace) -> tuple[Any, dict, tuple]:
+    """(forced, bind, extra) register maps from --regmap and --machine."""
+    from ..analysis.regmaps import RegmapError, load_regmaps, machine_maps
     forced, bind = None, {}
     for spec in args.regmap:
         ids, eq, what = spec.partition("=")
@@ -118,7 +121,19 @@ def resolver_from(args: argparse.Namespace):
             if forced is not None:
                 raise RegmapError("--regmap without ids can be given once (use VVVV:DDDD=... for more)")
             forced = load_regmaps(spec)
-    return Resolver(forced, bind)
+    extra = machine_maps(args.machine) if getattr(args, "machine", None) else ()
+    return forced, bind, extra
+
+
+def resolver_factory(args: argparse.Namespace) -> Callable[[], Any]:
+    """Makes resolvers (one per dump) with the maps of --regmap and --machine, loaded once."""
+    from ..analysis.resolve import Resolver
+    forced, bind, extra = regmaps_from(args)
+    return lambda: Resolver(forced, bind, extra)
+
+
+def resolver_from(args: argparse.Namespace):
+    return resolver_factory(args)()
 
 
 # --- check ----------------------------------------------------------------------------------------
@@ -133,10 +148,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         counts: dict[str, int] = {}
         out = _out(args.reprint) if args.reprint else None
         try:
-            for rec in parser.parse(_source(args.dump)):
+            if out is None:
+                from ..analysis.parse import Batch
+                # Runs of R/W lines come as batches: counted without a record each.
+                for item in parser.items(_source(args.dump)):
+                    kind, n = ("RW", len(item)) if type(item) is Batch else (item.kind, 1)
+                    counts[kind] = counts.get(kind, 0) + n
+            for rec in parser.parse(_source(args.dump)) if out is not None else ():
                 counts[rec.kind] = counts.get(rec.kind, 0) + 1
-                if out is not None:
-                    out.write(_encode(rec.format()))
+                out.write(_encode(rec.format()))
         finally:
             if out is not None and out is not sys.stdout.buffer:
                 out.close()
@@ -179,22 +199,19 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from ..analysis.parse import DumpParser
-    from ..analysis.stats import StatsCollector
+    from ..analysis.stats import make_collector
 
     def run() -> int:
         resolver = resolver_from(args)
         source = _source(args.dump)
-        timeline = None
-        if args.plot:
-            from ..analysis.plot import Timeline
-            timeline = Timeline()
         problems = _Problems("stats", args.dump)
-        collector = StatsCollector(resolver, args.gap_us, args.min_iterations,
-                                   on_access=timeline.on_access if timeline else None)
+        collector = make_collector(resolver, args.gap_us, args.min_iterations, plot=bool(args.plot))
         parser = DumpParser(args.strict, problems)
-        for rec in parser.parse(source):
-            collector.feed(rec)
+        feed = collector.feed_item
+        for item in parser.items(source):
+            feed(item)
         stats = collector.finish()
+        timeline = collector.timeline
         stats.source = args.dump
         stats.lines, stats.problems, stats.problem_count = parser.lines, parser.problems, parser.problem_count
         problems.summary()
@@ -222,7 +239,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     def run() -> int:
         problems = _Problems("replay", args.dump)
-        recording = Recording.load(_source(args.dump), args.strict, problems)
+        recording = Recording.load(_source(args.dump), args.strict, problems, resolver=resolver_from(args))
         recording.source = args.dump
         problems.summary()
         if args.driver is None:
@@ -276,7 +293,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         problems = {args.a: _Problems("diff", args.a), args.b: _Problems("diff", args.b)}
         opt = DiffOptions(args.timestamps, args.map_ids, args.addresses, args.window)
         result = diff_dumps(a, b, opt, strict=args.strict, a_name=args.a, b_name=args.b,
-                            on_problem=lambda name, p: problems[name](p))
+                            on_problem=lambda name, p: problems[name](p), resolver=resolver_factory(args))
         for p in problems.values():
             p.summary()
         if args.json:
@@ -380,6 +397,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clock", default="det", metavar="NAME", help="trace clock for -o (default det)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--dmesg", action="store_true", help="print the kernel log to stderr afterwards")
+    add_regmap_argument(p)
     _strict(p)
     p.set_defaults(func=cmd_replay)
 
@@ -404,8 +422,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="records looked ahead to realign after an insertion or deletion (default 2000)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit status tells")
+    add_regmap_argument(p)
     _strict(p)
     p.set_defaults(func=cmd_diff)
 
 
-__all__ = ["register", "resolver_from", "add_regmap_argument"]
+__all__ = ["register", "resolver_from", "resolver_factory", "regmaps_from", "add_regmap_argument"]
