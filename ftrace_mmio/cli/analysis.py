@@ -1,4 +1,4 @@
-"""``ftrace-mmio check``, ``annotate``, ``stats``, ``replay``, ``diff``: working with dumps.
+"""``ftrace-mmio check``, ``annotate``, ``stats``, ``convert``, ``replay``, ``diff``: working with dumps.
 
 All of them read a dump (a file, or ``-`` for standard input) with the
 tolerant parser: damaged lines are reported on stderr with their line
@@ -305,6 +305,49 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return _run("diff", run)
 
 
+# --- convert --------------------------------------------------------------------------------------
+
+
+def _dump_files(paths: list[str]) -> list[tuple[str, Any]]:
+    """(name, source) of every dump named: files as given, directories' files (recursively, sorted)."""
+    out: list[tuple[str, Any]] = []
+    for path in paths:
+        p = Path(path)
+        if path != "-" and p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not files:
+                raise _Fail(f"{path}: no files in this directory")
+            out += [(str(f.relative_to(p)), f) for f in files]
+        else:
+            out.append((path if path != "-" else "stdin", _source(path)))
+    return out
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from ..analysis.convert import ConvertError, convert
+
+    def run() -> int:
+        factory = resolver_factory(args)
+        dumps = _dump_files(args.dumps)
+        problems: dict[str, _Problems] = {}
+
+        def on_problem(name: str, p: Any) -> None:
+            problems.setdefault(name, _Problems("convert", name))(p)
+
+        try:
+            result = convert(dumps, args.output, factory, strict=args.strict, on_problem=on_problem)
+        except ConvertError as exc:
+            raise _Fail(str(exc)) from None
+        for p in problems.values():
+            p.summary()
+        print(f"convert: {result.rows} rows from {result.dumps} dump{'' if result.dumps == 1 else 's'} "
+              f"written to {args.output}", file=sys.stderr)
+        return 0
+
+    return _run("convert", run)
+
+
 # --- registration ---------------------------------------------------------------------------------
 
 
@@ -372,6 +415,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_regmap_argument(p)
     _strict(p)
     p.set_defaults(func=cmd_stats)
+
+    p = subparsers.add_parser(
+        "convert", help="write dumps as a Parquet table (one typed row per record) for DuckDB, polars, Spark",
+        formatter_class=FMT,
+        description="Convert mmiotrace dumps to one Parquet file: a row per record with its type, width, "
+                    "timestamp, map id, address, device, BAR, offset, register name, value and text "
+                    "(docs/analysis.md lists the columns and shows queries). A directory stands for every "
+                    "file under it; the 'dump' column says which file a row came from. Needs pyarrow: "
+                    "pip install 'ftrace-mmio[analysis]'.",
+        epilog="examples:\n"
+               "  ftrace-mmio convert nv.txt -o nv.parquet\n"
+               "  ftrace-mmio convert traces/ -o all.parquet --machine my.toml\n"
+               "  duckdb -c \"SELECT register, count(*) FROM 'nv.parquet' GROUP BY ALL ORDER BY 2 DESC\"")
+    p.add_argument("dumps", metavar="DUMP", nargs="+", help="dump files or directories of them (- for stdin)")
+    p.add_argument("-o", "--output", metavar="FILE.parquet", required=True, help="the Parquet file to write")
+    add_regmap_argument(p)
+    _strict(p)
+    p.set_defaults(func=cmd_convert)
 
     p = subparsers.add_parser(
         "replay", help="run a driver against the hardware recorded in a dump",
