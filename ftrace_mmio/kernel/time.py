@@ -11,10 +11,10 @@ constants here and in machine/iomem.py, all in nanoseconds):
   instruction;
 * delays (``udelay`` ...) cost what they ask; pure computation costs nothing.
 
-Spinning with back-off: a clock read or a relax that finds the clock where
-the previous one left it (no device access, no delay in between: the driver
-is spinning) costs ``SPIN_GROWTH`` times the previous step, capped at the
-next jiffy boundary and the next device event, so that a
+Spinning with back-off: a clock read or a relax from the same call site as
+before with no progress in between (no device access, no delay: the driver
+is spinning) costs ``SPIN_GROWTH`` times the previous step (up to a jiffy),
+capped at the next jiffy boundary and the next device event, so that a
 ``while (time_before(jiffies, end)) cpu_relax();`` or a ktime deadline loop
 ends after a few hundred iterations with an overshoot of at most 1/16 of the
 time spun, and still sees every jiffy and every device event.
@@ -68,8 +68,9 @@ class Time(Subsystem):
         super().__init__(api)
         self._jiffies_va = api.data_symbol("jiffies", 8, 8, "jiffies_64")
         self._jiffies_pa = 0
-        # Spin detection: where the last spin step left the clock, and its size.
-        self._spun = 0              # ns the clock moved by spin steps
+        # Spin detection (_spin): the ns the clock moved by spin steps, and per
+        # call site the progress mark (clock minus spun) and step it last saw.
+        self._spun = 0
         self._sites: dict[tuple[int, ...], tuple[int, float]] = {}
         # The soft-lockup detector.
         self._touched = 0
