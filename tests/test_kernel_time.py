@@ -87,6 +87,14 @@ def test_device_accesses_cost_their_model(machine):
     assert call(machine, "mmio_loop", 20_000) == 20_000 * MMIO_READ_NS + TIME_READ_NS
 
 
+def test_jiffies_tick_while_a_driver_polls_a_device(machine):
+    # No cpu_relax(), no delay: only the reads' cost moves the clock, and
+    # jiffies follow it.
+    reads = call(machine, "mmio_jiffies", 3)
+    per_jiffy = NSEC_PER_JIFFY // MMIO_READ_NS
+    assert 2 * per_jiffy <= reads <= 3 * per_jiffy + 1
+
+
 def test_idle_time_between_commands_follows_wall_time(machine):
     before = call(machine, "now_ns")
     time.sleep(0.2)

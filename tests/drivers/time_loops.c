@@ -138,6 +138,23 @@ u64 mmio_loop(unsigned long n)
 	return sum == 0x12345678 ? 0 : start;
 }
 
+/* Poll a device register until `n` jiffies pass: the reads move the clock. */
+long mmio_jiffies(unsigned long n)
+{
+	void __iomem *p = ioremap(mmio_address, 0x1000);
+	unsigned long end = jiffies + n;
+	long reads = 0;
+
+	if (!p)
+		return -1;
+	while (time_before(jiffies, end)) {
+		(void)readl(p + 4);
+		reads++;
+	}
+	iounmap(p);
+	return reads;
+}
+
 static int __init time_loops_init(void)
 {
 	void __iomem *p;
