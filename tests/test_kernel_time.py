@@ -239,6 +239,23 @@ def test_run_budget_from_a_machine_file(tmp_path):
         load_machine_file(str(path))
 
 
+def test_run_budget_on_the_command_line(tmp_path):
+    from ftrace_mmio.cli import build_parser
+    from ftrace_mmio.cli.fs import _daemon_argv
+    from ftrace_mmio.cli.run import machine_config
+
+    args = build_parser().parse_args(["mount", "--run-budget", "7.5", str(tmp_path)])
+    assert machine_config(args).run_budget_s == 7.5
+    argv = _daemon_argv(args, str(tmp_path), 3, "log")
+    assert argv[argv.index("--run-budget") + 1] == "7.5"
+    env = {**os.environ, "FTRACE_MMIO_CACHE": str(tmp_path / "modcache"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "ftrace_mmio", "run", LOOPS, "hang=1", "--run-budget", "0.5",
+                           "-o", str(tmp_path / "t.txt")],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 1
+    assert "run budget exceeded: insmod did not return within 0.5 s" in proc.stderr
+
+
 # -- the det clock ------------------------------------------------------------------------------
 
 

@@ -11,6 +11,9 @@ queue keeps at its earliest due time), and when a run starts after the
 machine sat idle.  While an event's callback runs, the clock reads its due
 time.
 
+Schedule and cancel on the CPU thread (device models and kernel code run
+there); the queue takes no lock.
+
 In deterministic mode the queue runs on the det counter, and only delays,
 spins, idles and run starts run it (the access path never looks, so det
 output stays what it was before events existed).
