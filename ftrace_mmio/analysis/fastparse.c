@@ -242,7 +242,7 @@ struct fp_reg {
     uint64_t nvalues;
     uint64_t vcap;              /* slots in values (a power of two, 0 before the first) */
     uint64_t *values;
-    uint8_t *bins;              /* 3 x PLOT_BINS bits: R, W, U (only when plotting) */
+    uint8_t *bins;              /* 4 x PLOT_BINS bits: R, W, U, in a polling loop (only when plotting) */
 };
 
 struct fp_slot {
@@ -548,6 +548,8 @@ static int loop_emit(struct fp_stats *s, const struct fp_loop *lp)
     return 0;
 }
 
+static void plot_span(struct fp_stats *s, struct fp_reg *r, uint64_t from, uint64_t to);
+
 static void cand_close(struct fp_stats *s, uint64_t p)
 {
     struct fp_cand *c = &s->cands[p - 1];
@@ -572,6 +574,9 @@ static void cand_close(struct fp_stats *s, uint64_t p)
     struct fp_loop lp = {p, iterations, streak + p, c->start_line, c->last_line, c->start_us, c->last_us, {{0}}};
     memcpy(lp.slots, c->slots, p * sizeof c->slots[0]);
     loop_emit(s, &lp);
+    if (s->plot)
+        for (uint64_t i = 0; i < p; i++)
+            plot_span(s, &s->regs[c->slots[i].key], c->start_us, c->last_us);
 }
 
 /* Anything that ends a polling loop: a write, a map change, lost events. */
@@ -626,7 +631,7 @@ static void loop_read(struct fp_stats *s, int64_t key, uint64_t value, uint64_t 
 static int bins_alloc(struct fp_reg *r)
 {
     if (!r->bins)
-        r->bins = calloc(3, PLOT_BINS / 8);
+        r->bins = calloc(4, PLOT_BINS / 8);
     return r->bins ? 0 : -1;
 }
 
@@ -638,7 +643,7 @@ static void bins_widen(struct fp_stats *s, uint64_t ts)
             uint8_t *b = s->regs[i].bins;
             if (!b)
                 continue;
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < 4; k++) {
                 uint8_t *row = b + k * (PLOT_BINS / 8);
                 uint8_t merged[PLOT_BINS / 8] = {0};
                 for (uint64_t j = 0; j < PLOT_BINS; j++)
@@ -649,6 +654,18 @@ static void bins_widen(struct fp_stats *s, uint64_t ts)
         }
         s->binw *= 2;
     }
+}
+
+/* A polling loop's time on one of its registers' rows (bins from..to, inside the range already). */
+static void plot_span(struct fp_stats *s, struct fp_reg *r, uint64_t from, uint64_t to)
+{
+    if (!s->has_t0 || bins_alloc(r))
+        return;
+    uint64_t a = (from < s->t0 ? 0 : from - s->t0) / s->binw, b = (to < s->t0 ? 0 : to - s->t0) / s->binw;
+    if (b >= PLOT_BINS)
+        b = PLOT_BINS - 1;
+    for (uint64_t i = a; i <= b; i++)
+        r->bins[3 * (PLOT_BINS / 8) + (i >> 3)] |= (uint8_t)(1 << (i & 7));
 }
 
 /* kind: 0 read, 1 write, 2 unknown */

@@ -64,10 +64,12 @@ def render_plot(stats: DumpStats, timeline: Timeline, path: str | Path, *, max_r
         for g in stats.gaps:
             if g.gap_us >= stats.gap_threshold_us:
                 ax.axvspan(g.at_us - g.gap_us - origin, g.at_us - origin, color=GAP_COLOUR, alpha=0.35, lw=0)
-        label_rows = {r.label: ypos[r.key] for r in regs}
-        for lp in stats.loops:
-            for y in sorted({label_rows[n] for n in lp.registers if n in label_rows}):
-                ax.add_patch(_band(lp.first_us - origin, max(lp.duration_us, 1), y, LOOP_COLOUR))
+        # Loops as bands on their registers' rows, from the timeline's bins: every loop of a
+        # long dump shows (stats keeps only the first ones in full), in a bounded number of bands.
+        for key, y in ypos.items():
+            spans = [(x - origin, w) for x, w in timeline.spans(key)]
+            if spans:
+                ax.broken_barh(spans, (y - 0.4, 0.8), color=LOOP_COLOUR, alpha=0.25, lw=0)
         drawn = 0
         for key, y in ypos.items():
             for kind, colour, marker in (("R", READ_COLOUR, "|"), ("W", WRITE_COLOUR, "|"),
@@ -90,7 +92,7 @@ def render_plot(stats: DumpStats, timeline: Timeline, path: str | Path, *, max_r
         ax.set_axisbelow(True)
         more = f", {hidden} quieter registers not shown" if hidden > 0 else ""
         n_acc = sum(r.accesses for r in stats.registers.values())
-        n_loops = len(stats.loops)
+        n_loops = stats.loop_count
         ax.set_title(title or f"{Path(stats.source).name or 'dump'}: {n_acc} accesses, "
                      f"{n_loops} polling loop{'' if n_loops == 1 else 's'}{more}", fontsize=10, loc="left")
         handles = [Line2D([], [], color=READ_COLOUR, marker="|", ls="", ms=10, label="read"),
@@ -111,8 +113,3 @@ def render_plot(stats: DumpStats, timeline: Timeline, path: str | Path, *, max_r
     finally:
         plt.close(fig)
     return {"rows": len(regs), "hidden": max(hidden, 0), "points": drawn, "loops": len(stats.loops)}
-
-
-def _band(x: float, width: float, y: int, colour: str):
-    from matplotlib.patches import Rectangle
-    return Rectangle((x, y - 0.4), width, 0.8, color=colour, alpha=0.25, lw=0)

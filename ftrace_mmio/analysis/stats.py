@@ -178,9 +178,11 @@ class LoopDetector:
     loop (a write, a map change, lost events), ``finish`` at the end.
     """
 
-    def __init__(self, min_iterations: int = 3, max_period: int = MAX_PERIOD) -> None:
+    def __init__(self, min_iterations: int = 3, max_period: int = MAX_PERIOD,
+                 on_loop: Callable[[list[Any], int, int], None] | None = None) -> None:
         self.min_iterations = min_iterations
         self.max_period = max_period
+        self.on_loop = on_loop      # (keys, first_us, last_us) of every loop found
         self.loops: list[PollLoop] = []      # the first MAX_LOOPS
         self.count = 0
         # The last reads: (key, label, value, ts, line)
@@ -224,6 +226,8 @@ class LoopDetector:
             if p % d == 0 and all(keys[i] == keys[i % d] for i in range(p)):
                 return
         self.count += 1
+        if self.on_loop is not None:
+            self.on_loop(keys, c.start_us, c.last_us)
         if len(self.loops) >= MAX_LOOPS:
             return
         slots = [s for _, s in c.slots]
@@ -343,13 +347,13 @@ class Timeline:
     dump's length, and every access still shows as a tick where it was.
     """
 
-    KINDS = ("R", "W", "U")
+    KINDS = ("R", "W", "U", "L")     # L: inside a polling loop
 
     def __init__(self, bins: int = PLOT_BINS) -> None:
         self.bins = bins
         self.t0: int | None = None
         self.width = 1
-        self.rows: dict[tuple[str, str, int, str | None], tuple[set[int], set[int], set[int]]] = {}
+        self.rows: dict[tuple[str, str, int, str | None], tuple[set[int], ...]] = {}
 
     def add(self, key: tuple[str, str, int, str | None], ts: int, kind: int) -> None:
         """kind: 0 read, 1 write, 2 UNKNOWN."""
@@ -357,12 +361,35 @@ class Timeline:
             self.t0 = ts
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = (set(), set(), set())
+            row = self.rows[key] = (set(), set(), set(), set())
         off = ts - self.t0 if ts >= self.t0 else 0
         while off >= self.width * self.bins:
             self._halve()
             row = self.rows[key]
         row[kind].add(off // self.width)
+
+    def span(self, key: tuple[str, str, int, str | None], first: int, last: int) -> None:
+        """A polling loop's time on a register's row (within the range already seen)."""
+        row = self.rows.get(key)
+        if row is None or self.t0 is None:
+            return
+        a = (first - self.t0 if first >= self.t0 else 0) // self.width
+        b = min((last - self.t0 if last >= self.t0 else 0) // self.width, self.bins - 1)
+        row[3].update(range(a, b + 1))
+
+    def spans(self, key: tuple[str, str, int, str | None]) -> list[tuple[float, float]]:
+        """(start, length) in microseconds of each run of loop bins of a row."""
+        row = self.rows.get(key)
+        if row is None or self.t0 is None:
+            return []
+        out: list[tuple[float, float]] = []
+        for b in sorted(row[3]):
+            start = self.t0 + b * self.width
+            if out and out[-1][0] + out[-1][1] == start:
+                out[-1] = (out[-1][0], out[-1][1] + self.width)
+            else:
+                out.append((start, self.width))
+        return out
 
     def _halve(self) -> None:
         for key, r in self.rows.items():
@@ -392,6 +419,9 @@ class StatsCollector:
         self.loops = LoopDetector(min_iterations)
         self.on_access = on_access
         self.timeline = Timeline() if plot else None
+        if self.timeline is not None:
+            timeline = self.timeline
+            self.loops.on_loop = lambda keys, first, last: [timeline.span(k, first, last) for k in keys]
         self._prev: tuple[int, int] | None = None   # (ts, line) of the previous timed record
         self._gaps: list[Gap] = []
 
@@ -662,10 +692,20 @@ class NativeStatsCollector(StatsCollector):
             c = self.lib.fp_stats_reg(self.ctx, rid).contents
             if not c.bins:
                 continue
-            raw = ctypes.string_at(c.bins, 3 * nbytes)
-            t.rows[r.key] = tuple({j * 8 + bit for j in range(nbytes) if raw[k * nbytes + j]    # type: ignore[assignment]
-                                   for bit in range(8) if raw[k * nbytes + j] >> bit & 1} for k in range(3))
+            raw = ctypes.string_at(c.bins, 4 * nbytes)
+            t.rows[r.key] = tuple(_bits(int.from_bytes(raw[k * nbytes:(k + 1) * nbytes], "little"))
+                                  for k in range(4))
         return t
+
+
+def _bits(x: int) -> set[int]:
+    """The positions of the set bits of x."""
+    out = set()
+    while x:
+        low = x & -x
+        out.add(low.bit_length() - 1)
+        x ^= low
+    return out
 
 
 def make_collector(resolver: Resolver, gap_threshold_us: int = 100, min_iterations: int = 3, *,
