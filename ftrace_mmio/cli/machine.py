@@ -76,7 +76,8 @@ def cmd_lsmod(args: argparse.Namespace) -> int:
         return 0
     print("Module                  Size  Used by")
     for m in modules:
-        print(f"{m['name']:<19} {m['size']:>8}  0")
+        used = m.get("used_by", [])
+        print(f"{m['name']:<19} {m['size']:>8}  {len(used)}" + (f" {','.join(used)}" if used else ""))
     return 0
 
 

@@ -23,8 +23,19 @@ a page, all of them in one area near 0xffffffffc0000000 (W^X per section,
 and NX data keeps stores on unicorn's fast path, emulation.md P7).
 Relocations are applied in a Python image of the area, which is then
 written to RAM in one go.  Undefined symbols resolve against the kernel's
-exports; an unknown one fails the load and is named.  Parameters from
-``module_param`` entries in the ``__param`` section are set before init.
+exports, then against what loaded modules export; an unknown one fails the
+load and is named.  Parameters from ``module_param`` entries in the
+``__param`` section are set before init.
+
+Module exports.  ``EXPORT_SYMBOL(sym)`` (linux/export.h) puts a ``struct
+kernel_symbol`` {value, name, namespace} in ``__ksymtab`` (``__ksymtab_gpl``
+for the GPL-only kind); after relocation the loader reads them into
+``Module.exports``.  A module that links against another's export depends on
+it (``Module.uses``) and the machine refuses to unload the provider while it
+is loaded, as the kernel does.  As in the kernel: a module not under a
+GPL-compatible licence does not see GPL-only symbols (Unknown symbol), a
+symbol in a namespace needs ``MODULE_IMPORT_NS`` of it (EINVAL), and
+exporting a name someone already exports fails the load (ENOEXEC).
 """
 
 from __future__ import annotations
@@ -78,6 +89,25 @@ _INT_PARAMS = {
 }
 
 
+# The licences the kernel's license_is_gpl_compatible() accepts.
+GPL_COMPATIBLE = frozenset({"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
+                            "Dual MIT/GPL", "Dual MPL/GPL"})
+
+KSYMTAB_ENTRY = struct.Struct("<QQQ")          # struct kernel_symbol in linux/export.h
+KSYMTAB_SECTIONS = {"__ksymtab": False, "__ksymtab_gpl": True}    # section -> GPL-only
+
+
+@dataclass(frozen=True)
+class KernelSymbol:
+    """One symbol a module exports (``EXPORT_SYMBOL*``)."""
+
+    name: str
+    value: int
+    gpl_only: bool
+    namespace: str | None
+    owner: str                                 # the exporting module's name
+
+
 class ModuleError(OSError):
     """insmod/rmmod failed: ``errno`` is what the kernel would return,
     ``strerror`` says why in words."""
@@ -111,6 +141,14 @@ class Module:
     builtin: bool = False
     state: str = "coming"
     ioremaps: list[int] = field(default_factory=list)
+    #: What it exports to modules loaded after it (EXPORT_SYMBOL*), by name.
+    exports: dict[str, KernelSymbol] = field(default_factory=dict)
+    #: The modules whose exports it links against (lsmod's "Used by" of those).
+    uses: tuple[str, ...] = ()
+
+    @property
+    def license(self) -> str:
+        return (self.modinfo.get("license") or [""])[0]
 
     @property
     def size(self) -> int:
@@ -312,16 +350,20 @@ class Loader:
 
     def load(self, obj: bytes, name: str, resolve: Callable[[str], int | None],
              args: Sequence[str] = (), path: str | None = None,
-             log: Callable[[str], None] = lambda s: None) -> Module:
+             log: Callable[[str], None] = lambda s: None,
+             module_export: Callable[[str], KernelSymbol | None] = lambda s: None) -> Module:
+        """``resolve`` finds the kernel's own symbols; ``module_export`` what
+        loaded modules export (consulted second, as the kernel searches
+        vmlinux before the modules)."""
         try:
             elf = ELFFile(io.BytesIO(obj))
             if elf.elfclass != 64 or elf["e_machine"] != "EM_X86_64" or elf["e_type"] != "ET_REL":
                 raise ModuleError(errno.ENOEXEC, f"{name}: not an x86-64 relocatable object (Invalid module format)")
-            return self._load(elf, name, resolve, args, path, log)
+            return self._load(elf, name, resolve, args, path, log, module_export)
         except ELFError as exc:
             raise ModuleError(errno.ENOEXEC, f"{name}: Invalid module format ({exc})") from None
 
-    def _load(self, elf: ELFFile, name: str, resolve, args, path, log) -> Module:
+    def _load(self, elf: ELFFile, name: str, resolve, args, path, log, module_export) -> Module:
         sections = list(elf.iter_sections())
         groups: dict[str, list[int]] = {"text": [], "ro": [], "rw": []}
         for idx, sec in enumerate(sections):
@@ -394,14 +436,28 @@ class Loader:
                 functions.append((value, sym["st_size"], sym.name))
         functions.sort()
 
+        modinfo = self._modinfo(sections)
+        gpl_ok = (modinfo.get("license") or [""])[0] in GPL_COMPATIBLE
+        imports = set(modinfo.get("import_ns", ()))
         resolved: dict[int, int] = {}
         unknown: list[str] = []
+        uses: dict[str, None] = {}
+        bad_ns: list[KernelSymbol] = []
         for si, sym in enumerate(symbols):
             if si == 0 or sym["st_shndx"] != "SHN_UNDEF":
                 continue
             target = defined.get(sym.name)
             if target is None:
                 target = resolve(sym.name)
+            if target is None:
+                ks = module_export(sym.name)
+                # A GPL-only export is invisible to a module under another
+                # licence: the kernel reports it as unknown.
+                if ks is not None and (gpl_ok or not ks.gpl_only):
+                    if ks.namespace and ks.namespace not in imports:
+                        bad_ns.append(ks)
+                    target = ks.value
+                    uses[ks.owner] = None
             if target is None:
                 if sym["st_info"]["bind"] == "STB_WEAK":
                     target = 0
@@ -415,9 +471,22 @@ class Loader:
                 for sym_name in unknown:
                     log(f"{name}: Unknown symbol {sym_name} (err -2)")
                 raise ModuleError(errno.ENOENT, f"Unknown symbol in module: {', '.join(unknown)}")
+            if bad_ns:
+                for ks in bad_ns:
+                    log(f"{name}: module uses symbol ({ks.name}) from namespace {ks.namespace}, "
+                        "but does not import it.")
+                raise ModuleError(errno.EINVAL, f"{name}: uses symbol {bad_ns[0].name} from namespace "
+                                  f"{bad_ns[0].namespace} without MODULE_IMPORT_NS({bad_ns[0].namespace})")
             self._relocate(sections, offsets, symbols, sym_value, resolved, base, image, name, log)
+            exports = self._exports(sections, offsets, base, image, name)
+            for ks in exports.values():
+                owner = "kernel" if resolve(ks.name) is not None else \
+                    getattr(module_export(ks.name), "owner", None)
+                if owner is not None:
+                    log(f"{name}: exports duplicate symbol {ks.name} (owned by {owner})")
+                    raise ModuleError(errno.ENOEXEC, f"{name}: exports duplicate symbol {ks.name} "
+                                      f"(owned by {owner})")
             params = self._params(sections, offsets, base, image, name)
-            modinfo = self._modinfo(sections)
             self._set_params(params, args, base, image, name, log)
         except BaseException:
             self.mm.modules.free(base)
@@ -439,7 +508,8 @@ class Loader:
         sec_map = {sections[i].name: (base + off, sections[i]["sh_size"]) for i, off in offsets.items()}
         return Module(name=name, path=path, base=base, npages=npages, frames=frames, sections=sec_map,
                       symbols=defined, functions=functions, init=defined.get("init_module"),
-                      exit=defined.get("cleanup_module"), params=params, modinfo=modinfo)
+                      exit=defined.get("cleanup_module"), params=params, modinfo=modinfo,
+                      exports=exports, uses=tuple(uses))
 
     def _relocate(self, sections, offsets, symbols, sym_value, resolved, base, image, name, log) -> None:
         for rsec in sections:
@@ -484,6 +554,22 @@ class Loader:
                     log(f"{name}: overflow in relocation type {rtype} val {s + a:x}")
                     raise ModuleError(errno.ENOEXEC, f"{name}: {RELOC_NAMES.get(rtype, rtype)} relocation "
                                       f"overflow in {sections[target_idx].name} (value {s + a:#x})") from None
+
+    @staticmethod
+    def _exports(sections, offsets, base, image, name) -> dict[str, KernelSymbol]:
+        """The ``struct kernel_symbol`` entries, read after relocation."""
+        out: dict[str, KernelSymbol] = {}
+        for idx, sec in enumerate(sections):
+            gpl = KSYMTAB_SECTIONS.get(sec.name)
+            if gpl is None or idx not in offsets:
+                continue
+            off = offsets[idx]
+            for k in range(sec["sh_size"] // KSYMTAB_ENTRY.size):
+                value, name_va, ns_va = KSYMTAB_ENTRY.unpack_from(image, off + k * KSYMTAB_ENTRY.size)
+                sym = _cstring(image, name_va - base).decode(errors="replace")
+                ns = _cstring(image, ns_va - base).decode(errors="replace") if ns_va else None
+                out[sym] = KernelSymbol(sym, value, gpl, ns or None, name)
+        return out
 
     def _params(self, sections, offsets, base, image, name) -> list[Param]:
         out = []

@@ -37,7 +37,7 @@ from ..kernel.api import KernelApi
 from ..kernel.klib import CORE_FLAGS, CORE_NAME, KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE, core_source
 from ..kernel.subsystems import SUBSYSTEMS
 from .mm import KERNEL_TEXT, PAGE_SIZE, MemoryFault, Mm
-from ..kernel.module import Compiler, Loader, Module, ModuleError, resolve_target
+from ..kernel.module import Compiler, KernelSymbol, Loader, Module, ModuleError, resolve_target
 from ..kernel.oops import classify_page_fault, format_oops
 from ..kernel.printk import KernelLog, PrintfFormatter
 
@@ -69,10 +69,12 @@ class ModuleInfo:
     params: dict[str, str] = field(default_factory=dict)
     description: str = ""
     warnings: str = ""
+    used_by: list[str] = field(default_factory=list)   # modules linked against its exports
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "size": self.size, "state": self.state, "path": self.path,
-                "base": self.base, "params": self.params, "description": self.description}
+                "base": self.base, "params": self.params, "description": self.description,
+                "used_by": self.used_by}
 
 
 class ModuleOops(ModuleError):
@@ -262,6 +264,18 @@ class Machine:
                     break
         return va
 
+    def module_export(self, name: str) -> KernelSymbol | None:
+        """A symbol a loaded module exports (EXPORT_SYMBOL*), for the loader."""
+        for mod in self.modules.values():
+            ks = mod.exports.get(name)
+            if ks is not None:
+                return ks
+        return None
+
+    def module_users(self, name: str) -> list[str]:
+        """Loaded modules that link against ``name``'s exports, newest first."""
+        return [m.name for m in reversed(list(self.modules.values())) if name in m.uses]
+
     def _resolve_builtin(self, name: str) -> int | None:
         va = self.kapi.exports.get(name)
         return va if va is not None else self.klib.symbols.get(name)
@@ -400,7 +414,8 @@ class Machine:
     def _insmod(self, obj: bytes, name: str, args: list[str], path: str | None) -> ModuleInfo:
         if name in self.modules or name == KLIB_NAME:
             raise ModuleError(errno.EEXIST, f"Module {name} is already loaded")
-        module = self.loader.load(obj, name, self.resolve, args, path, log=lambda s: self.log.log(4, s))
+        module = self.loader.load(obj, name, self.resolve, args, path, log=lambda s: self.log.log(4, s),
+                                  module_export=self.module_export)
         self.modules[name] = module
         self._notify("on_module_load", module)
         try:
@@ -427,6 +442,10 @@ class Machine:
         module = self.modules.get(name)
         if module is None:
             raise ModuleError(errno.ENOENT, f"Module {name} is not currently loaded")
+        users = self.module_users(name)
+        if users:
+            # The kernel's delete_module: other modules link against our exports.
+            raise ModuleError(errno.EWOULDBLOCK, f"Module {name} is in use by: {' '.join(users)}")
         if module.exit is None and module.init is not None:
             raise ModuleError(errno.EBUSY, f"Module {name} has no module_exit function and cannot be unloaded")
         module.state = "going"
@@ -460,7 +479,8 @@ class Machine:
         state = {"coming": "Loading", "live": "Live", "going": "Unloading"}[module.state]
         return ModuleInfo(module.name, module.size, state, module.path, module.base,
                           {p.name: p.type for p in sorted(module.params, key=lambda p: p.name)},
-                          "; ".join(module.modinfo.get("description", [])))
+                          "; ".join(module.modinfo.get("description", [])),
+                          used_by=self.module_users(module.name))
 
     def call(self, module: str, function: str, *args: int) -> int:
         """Call a function of a loaded module (up to six integer arguments);

@@ -58,6 +58,7 @@ typedef void (*exitcall_t)(void);
 #define MODULE_SOFTDEP(x) MODULE_INFO(softdep, x)
 #define MODULE_FIRMWARE(x) MODULE_INFO(firmware, x)
 #define MODULE_DEVICE_TABLE(type, name)
-#define MODULE_IMPORT_NS(ns)
+/* The loader checks a namespaced export's user imports its namespace. */
+#define MODULE_IMPORT_NS(ns) MODULE_INFO(import_ns, __stringify(ns))
 
 #endif
