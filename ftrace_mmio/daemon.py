@@ -68,6 +68,17 @@ def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None
                                                        mmiotrace=params))
 
 
+def system_tree(system: System) -> Any:
+    """What the mount serves: the tracing files, and ``dev/`` with the
+    character devices the machine's drivers registered (kernel/chardev.py)."""
+    root = build_tree(system.array)
+    chardev = getattr(getattr(system.machine, "kapi", None), "chardev", None)
+    if chardev is not None:
+        from ftrace_mmio.kernel.chardev import dev_dir
+        root.add(dev_dir(chardev))
+    return root
+
+
 def _status(system: System) -> dict[str, Any]:
     array = system.array
     return {
@@ -131,7 +142,7 @@ def run(config: DaemonConfig) -> int:
         _report(config.ready_fd, f"error {exc}")
         return 2
     system.mountpoint = mountpoint
-    server = FuseServer(build_tree(system.array),
+    server = FuseServer(system_tree(system),
                         MountOptions(allow_other=config.allow_other, nonempty=config.nonempty))
     control = ControlServer(system, control_handlers(system), thread_setup=block_loop_signals)
     socket_path = control.start()

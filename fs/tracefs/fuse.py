@@ -315,6 +315,11 @@ class TreeOps:
     def poll(self, fh: int) -> bool:
         return self._open(fh).handle.poll()
 
+    def ioctl(self, fh: int, cmd: int, arg: int, data: bytes, out_size: int, req: Request) -> tuple[int, bytes]:
+        op = self._open(fh)
+        with op.lock:
+            return op.handle.ioctl(cmd, arg, data, out_size, req)
+
     def release(self, fh: int) -> None:
         with self._lock:
             op = self._opens.pop(fh, None)
@@ -521,6 +526,21 @@ class FuseServer:
         self.ops.release(fh)
         return 0
 
+    def _cb_ioctl(self, path, cmd, arg, fip, flags, data):
+        # Not CUSE: the kernel moves the argument by the size and direction the
+        # command number encodes (_IOC_SIZE, _IOC_DIR); data holds it both ways.
+        fi = fip.contents
+        cmd &= 0xFFFF_FFFF
+        size = (cmd >> 16) & 0x3FFF
+        direction = cmd >> 30                       # 1: _IOC_WRITE (in), 2: _IOC_READ (out)
+        in_size = size if direction & 1 else 0
+        out_size = size if direction & 2 else 0
+        payload = ctypes.string_at(data, in_size) if in_size and data else b""
+        ret, out = self.ops.ioctl(fi.fh, cmd, arg or 0, payload, out_size, self._request(fi.flags))
+        if out_size and data:
+            ctypes.memmove(data, out[:out_size], min(len(out), out_size))
+        return ret
+
     def _cb_flush(self, path, fip):
         return 0
 
@@ -654,7 +674,7 @@ class FuseServer:
         names = [
             "getattr", "fgetattr", "readdir", "open", "read", "write", "truncate", "ftruncate",
             "release", "flush", "fsync", "statfs", "mknod", "create", "mkdir", "rmdir", "unlink",
-            "rename", "chmod", "chown", "utimens", "init", "poll",
+            "rename", "chmod", "chown", "utimens", "init", "poll", "ioctl",
         ]
         fields = [*fusepy.fuse_operations._fields_, *Operations._fields_]
         for name, proto in ((f[0], f[1]) for f in fields if f[0] in names):

@@ -86,6 +86,12 @@ class Handle:
         """True when a read would not block."""
         return True
 
+    def ioctl(self, cmd: int, arg: int, data: bytes, out_size: int, req: Request) -> tuple[int, bytes]:
+        """ioctl(2): ``data`` is what the caller passed in (the size the
+        command number encodes), the result is (return value, ``out_size``
+        bytes to hand back). Files without ioctls say ENOTTY, as Linux."""
+        raise OSError(errno.ENOTTY, "inappropriate ioctl for device")
+
     def release(self) -> None:
         """Called once when the last reference to the open file goes."""
 
@@ -162,6 +168,23 @@ class Dir(Node):
             yield path, child
             if isinstance(child, Dir):
                 yield from child.walk(path)
+
+
+class DynamicDir(Dir):
+    """A directory whose entries come from ``entries()`` at every lookup
+    (device nodes that appear and go while mounted: the mount's ``dev/``)."""
+
+    def __init__(self, name: str, perm: int, entries: Callable[[], dict[str, Node]]) -> None:
+        super().__init__(name, perm)
+        self._entries = entries
+
+    @property  # type: ignore[override]
+    def children(self) -> dict[str, Node]:
+        return self._entries()
+
+    @children.setter
+    def children(self, value: dict) -> None:
+        pass  # computed
 
 
 class StaticHandle(Handle):

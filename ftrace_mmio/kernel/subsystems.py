@@ -6,6 +6,7 @@ One line per subsystem: a new part of the kernel adds its class here.
 from __future__ import annotations
 
 from .api import Subsystem
+from .chardev import Chardev
 from .dma import Dma
 from .device import Device
 from .irq import Irq
@@ -19,5 +20,6 @@ SUBSYSTEMS: tuple[type[Subsystem], ...] = (
     Irq,
     Device,
     Dma,
+    Chardev,
     Sched,      # last: module_unloaded after devres released what it could
 )

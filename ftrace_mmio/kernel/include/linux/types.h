@@ -70,6 +70,7 @@ typedef u64 dma_addr_t;
 typedef unsigned int gfp_t;
 typedef unsigned int slab_flags_t;
 typedef unsigned int fmode_t;
+typedef unsigned int __poll_t;
 typedef unsigned short umode_t;
 typedef unsigned long pgoff_t;
 typedef long long time64_t;
