@@ -29,6 +29,7 @@ from ..trace.entries import (
     Entry,
     event_size,
 )
+from ..trace import page
 from ..trace.tracer import Tracer, register_tracer
 from . import lines
 from .mmio_mod import (
@@ -77,6 +78,9 @@ class MmioRwEntry(Entry):
 
     type = TRACE_MMIO_RW
 
+    def record(self) -> bytes:
+        return page.rw_record(self.pid, self.phys, self.value, self.pc, self.map_id, self.opcode, self.width)
+
 
 @dataclass(slots=True, eq=False)
 class MmioMapEntry(Entry):
@@ -89,6 +93,9 @@ class MmioMapEntry(Entry):
     opcode: int = 0
 
     type = TRACE_MMIO_MAP
+
+    def record(self) -> bytes:
+        return page.map_record(self.pid, self.phys, self.virt, self.len, self.map_id, self.opcode)
 
 
 def format_rw(e: MmioRwEntry) -> str:

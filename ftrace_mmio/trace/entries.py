@@ -13,8 +13,13 @@ Tracers define their own entry types by subclassing :class:`Entry` (with
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import ClassVar
+
+from .page import TRACING_MARK_WRITE_IP, lat_to_bits, print_record
+
+_TRACE_ENTRY = struct.Struct("<HBBi")
 
 # The kernel's entry type numbers (enum trace_type). Only "Unknown type N"
 # messages ever show them.
@@ -71,6 +76,12 @@ class Entry:
         """The event's own text, after the context columns (default output)."""
         return f"Unknown type {self.type}\n"
 
+    def record(self) -> bytes:
+        """The ftrace record the kernel stores for this event (trace/page.py);
+        zero-padded to the event's data length by the page writer."""
+        flags, preempt = lat_to_bits(self.flags)
+        return _TRACE_ENTRY.pack(self.type, flags, preempt, self.pid)
+
 
 # struct print_entry: trace_entry + the caller's ip, then the text.
 PRINT_ENTRY_HEADER = TRACE_ENTRY_HEADER + 8
@@ -92,6 +103,11 @@ class PrintEntry(Entry):
 
     def format(self) -> str:
         return f"{self.ip}: {self.message()}"
+
+    def record(self) -> bytes:
+        flags, preempt = lat_to_bits(self.flags)
+        ip = TRACING_MARK_WRITE_IP if self.ip == "tracing_mark_write" else 0
+        return print_record(self.pid, ip, self.text.encode("utf-8", "surrogateescape"), 0, flags, preempt)
 
     def message(self) -> str:
         text = self.text

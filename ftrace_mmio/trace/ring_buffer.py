@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry
+from .page import data_len_for, encode_page
 
 SUBBUF_SIZE = 4096
 # How often a waiting reader looks at a feeder (RingBuffer.feeder).
@@ -205,6 +206,47 @@ class _CpuBuffer:
         self.read_events += 1
         self.lost = 0
         return True
+
+    def read_page(self, full_only: bool, page_size: int) -> bytes | None:
+        # The kernel's ring_buffer_read_page: the rest of the reader page,
+        # whole when the reader has not started on it (the kernel swaps the
+        # page out), copied from the read position otherwise; with
+        # ``full_only`` nothing while the writer is still on that page.
+        if not self.entries:
+            return None
+        reader = self.reader
+        if reader is None or self.read >= len(reader.entries):
+            if reader is not None and self.tail is reader:
+                return None
+            if self.peek() is None:
+                return None
+            reader = self.reader
+            assert reader is not None
+        if full_only and self.tail is reader:
+            return None
+        start = self.read
+        entries = reader.entries
+        # A partial read's page starts at the time of the last event read.
+        ts = reader.ts if start == 0 else entries[start - 1].ts
+        events = []
+        nbytes = 0
+        last = ts
+        for i in range(start, len(entries)):
+            e = entries[i]
+            size = e.size
+            events.append((e.ts, e.record(), data_len_for(size)))
+            if i and e.ts - last >= TIME_DELTA_LIMIT:
+                size += TIME_EXTEND_SIZE
+            nbytes += size
+            last = e.ts
+        data = encode_page(ts, events, self.lost, page_size)
+        n = len(events)
+        self.read = len(entries)
+        self.entries -= n
+        self.bytes -= nbytes
+        self.read_events += n
+        self.lost = 0
+        return data
 
     # -- non-consuming reader ---------------------------------------------
 
@@ -520,6 +562,28 @@ class RingBuffer:
                 entries=sum(cb.entries for cb in self._cpus),
                 overrun=sum(cb.overrun for cb in self._cpus),
             )
+
+    def read_page(self, cpu: int, full_only: bool = False) -> bytes | None:
+        """Consume one page of ``cpu`` in the kernel's binary format (trace/page.py).
+
+        The API of ``per_cpu/cpuN/trace_pipe_raw`` (ring_buffer_read_page):
+        returns ``subbuf_size`` (4096) bytes -- page timestamp, commit (with
+        the missed-events flags and count when events were overwritten
+        since the last page this CPU handed out), the events, zeros -- and
+        consumes those events (they count as read in ``stats``). ``None``
+        when nothing is readable: the CPU is empty, or ``full_only`` and the
+        writer is still filling the page the reader is on (the kernel's
+        ``full`` argument: splice waits for full pages). Without
+        ``full_only`` a page being written is handed out as far as written
+        (the kernel copies it), and the next call returns only newer events.
+
+        It takes no reader slot: the caller (trace_pipe_raw) decides how it
+        shares a CPU with trace_pipe. Blocking is the caller's too:
+        ``wait((cpu,), timeout)`` until there is data.
+        """
+        self.sync()
+        with self._lock:
+            return self._cpus[cpu].read_page(full_only, self.subbuf_size)
 
     def open_reader(self, cpus: Iterable[int] | None = None) -> Reader:
         """A consuming reader; EBUSY if one of ``cpus`` already has one."""
