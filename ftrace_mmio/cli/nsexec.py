@@ -17,7 +17,11 @@ mounts a real tracefs itself. So:
   mounts. No real tracefs is mounted, ever.
 
 In both, the command runs without CAP_SYS_ADMIN, so nothing in it can mount
-a real tracefs or unmount ours, and /proc/sys is read-only. Before the
+a real tracefs or unmount ours, and /proc/sys is read-only except for
+private, writable copies of the few files tools write (kernel/ftrace_enabled:
+trace-cmd record and start), which vanish with the namespace. A preloaded
+helper also lets splice() out of the mount work (trace-cmd record and
+extract splice trace_pipe_raw; see SHIM_SOURCE). Before the
 command starts, every bound path must be our FUSE filesystem (statfs magic
 0x65735546 and our fsname at the top of /proc/self/mounts), or nothing runs.
 """
@@ -43,6 +47,14 @@ from .fs import FSNAME, FSTYPE, _unescape, mounts_at, our_mount
 TRACING = "/sys/kernel/tracing"
 CPU_POSSIBLE = "/sys/devices/system/cpu/possible"
 PROC_SYS = "/proc/sys"
+#: /proc/sys files a command may write, privately (see _private_proc_sys), and what
+#: they start with: the emulated kernel's value, or None for a copy of the host's.
+#: trace-cmd record/start write ftrace_enabled (function tracing is compiled in and
+#: on, as on a distribution kernel) and lower kptr_restrict while reading kallsyms.
+PRIVATE_PROC_SYS: dict[str, str | None] = {
+    "kernel/ftrace_enabled": "1\n",
+    "kernel/kptr_restrict": None,
+}
 #: What the preload shim reads: the directory libtracefs is to use.
 DIR_ENV = "FTRACE_MMIO_TRACING_DIR"
 #: Set for the command: the mount point whose tracefs it sees.
@@ -57,14 +69,33 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CAP_SYS_ADMIN = 21
 
 SHIM_SOURCE = r"""
-/* ftrace-mmio exec: point libtracefs at $FTRACE_MMIO_TRACING_DIR before main().
- * Without a tracefs line in /proc/mounts, libtracefs would mount the real
- * tracefs; told the directory, it never looks. Programs without libtracefs
- * are untouched. */
+/* ftrace-mmio exec's preloaded helper (our code; see ftrace_mmio/cli/nsexec.py).
+ *
+ * 1. Point libtracefs at $FTRACE_MMIO_TRACING_DIR before main(). Without a
+ *    tracefs line in /proc/mounts, libtracefs would mount the real tracefs;
+ *    told the directory, it never looks. Programs without libtracefs are
+ *    untouched.
+ * 2. splice() out of our FUSE files. The kernel serves splice on a FUSE file
+ *    from the page cache, which the daemon refuses (EINVAL: it would cache
+ *    one open's contents for everybody); trace-cmd splices trace_pipe_raw
+ *    into a pipe and treats EINVAL as fatal. For exactly that case (source
+ *    on a FUSE filesystem, no offset, destination a pipe) the bytes are
+ *    moved with read() + write(), which the daemon serves: one page of
+ *    trace_pipe_raw per call, blocking as splice would (SPLICE_F_NONBLOCK
+ *    is honoured with a poll first). Everything else goes to libc. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define FTRACE_MMIO_FUSE_MAGIC 0x65735546
+#define FTRACE_MMIO_SPLICE_MAX 65536
 
 __attribute__((constructor)) static void ftrace_mmio_tracing_dir(void)
 {
@@ -76,6 +107,55 @@ __attribute__((constructor)) static void ftrace_mmio_tracing_dir(void)
 	set_dir = (int (*)(const char *))dlsym(RTLD_DEFAULT, "tracefs_set_tracing_dir");
 	if (set_dir && set_dir(dir) != 0)
 		fprintf(stderr, "ftrace-mmio exec: tracefs_set_tracing_dir(%s) failed\n", dir);
+}
+
+typedef ssize_t (*ftrace_mmio_splice_fn)(int, loff_t *, int, loff_t *, size_t, unsigned int);
+
+ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len, unsigned int flags)
+{
+	static ftrace_mmio_splice_fn real;
+	static char buf[FTRACE_MMIO_SPLICE_MAX];
+	struct statfs sfs;
+	struct stat st;
+	ssize_t n, done;
+	int saved;
+
+	if (!real)
+		real = (ftrace_mmio_splice_fn)dlsym(RTLD_NEXT, "splice");
+	n = real(fd_in, off_in, fd_out, off_out, len, flags);
+	if (n >= 0 || errno != EINVAL || off_in || off_out)
+		return n;
+	saved = errno;
+	if (fstatfs(fd_in, &sfs) != 0 || (unsigned long)sfs.f_type != FTRACE_MMIO_FUSE_MAGIC ||
+	    fstat(fd_out, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+		errno = saved;
+		return -1;
+	}
+	if (flags & SPLICE_F_NONBLOCK) {
+		struct pollfd pfd = { .fd = fd_in, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	n = read(fd_in, buf, len);
+	if (n <= 0)
+		return n;
+	for (done = 0; done < n;) {
+		ssize_t w = write(fd_out, buf + done, n - done);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			/* The bytes were consumed from the source: report what reached the pipe. */
+			return done ? done : -1;
+		}
+		done += w;
+	}
+	return done;
 }
 """
 
@@ -216,6 +296,7 @@ def enter(p: Plan) -> None:
     if os.path.isdir(PROC_SYS):
         _mount(libc, PROC_SYS, PROC_SYS, MS_BIND | MS_REC)
         _mount(libc, None, PROC_SYS, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        _private_proc_sys(libc)
     if p.cpus and os.path.isfile(CPU_POSSIBLE):
         # trace-cmd counts CPUs here; make it count the emulated machine's.
         try:
@@ -231,6 +312,35 @@ def enter(p: Plan) -> None:
             finally:
                 os.unlink(path)
     verify(p)
+
+
+def _private_proc_sys(libc: ctypes.CDLL) -> None:
+    """Writable private copies of the /proc/sys files tools write, over the read-only ones.
+
+    trace-cmd record/start write kernel/ftrace_enabled ("Can't enable ftrace"
+    otherwise) and kernel/kptr_restrict. Each gets a file of its own in this
+    namespace; writes land there and go when the namespace
+    does. The host's file is never opened for writing. A file the host does
+    not have is left out (there is nothing to bind over), as a kernel
+    without it would show.
+    """
+    for rel, value in PRIVATE_PROC_SYS.items():
+        target = os.path.join(PROC_SYS, rel)
+        if not os.path.isfile(target):
+            continue
+        if value is None:
+            try:
+                value = Path(target).read_text()
+            except OSError:
+                continue
+        fd, path = tempfile.mkstemp(prefix="ftrace-mmio-sysctl-")
+        try:
+            os.write(fd, value.encode())
+            os.fchmod(fd, 0o644)
+            os.close(fd)
+            _mount(libc, path, target, MS_BIND)
+        finally:
+            os.unlink(path)   # the bind mount keeps the file alive
 
 
 def verify(p: Plan) -> None:
@@ -286,9 +396,12 @@ def _drop_sys_admin(libc: ctypes.CDLL) -> None:
 def command_env(p: Plan) -> dict[str, str]:
     env = dict(os.environ)
     env[MOUNT_ENV] = p.mountpoint
-    if p.method == "preload" and p.shim:
-        env[DIR_ENV] = TRACING
+    if p.shim:
+        # Preloaded with either method, for its splice() fallback; it names the
+        # directory to libtracefs only with "preload".
         env["LD_PRELOAD"] = " ".join(x for x in (p.shim, env.get("LD_PRELOAD", "")) if x)
+        if p.method == "preload":
+            env[DIR_ENV] = TRACING
     return env
 
 
@@ -309,8 +422,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise CliError(f"{command[0]}: command not found"
                        + (" (Debian: apt-get install trace-cmd)" if command[0] == "trace-cmd" else ""))
     p = plan(args.mount, force_preload=args.preload)
-    if p.method == "preload":
+    try:
         p.shim = build_shim()
+    except CliError:
+        if p.method == "preload":
+            raise
+        # Without it, trace-cmd's splice of trace_pipe_raw fails (record, extract).
+        print("ftrace-mmio exec: no preload helper (gcc missing?): splice() on the mount will fail",
+              file=sys.stderr)
+    if p.method == "preload":
         if args.verbose or sys.stderr.isatty():
             why = "as asked" if args.preload else "the host has no tracefs mounted"
             print(f"ftrace-mmio exec: {why}; libtracefs is told the directory by a preloaded "
@@ -318,7 +438,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     enter(p)
     if args.verbose:
         print(f"ftrace-mmio exec: {', '.join(p.targets)} -> {p.mountpoint} (verified: FUSE, {FSNAME}); "
-              f"method {p.method}; /proc/sys read-only; running {' '.join(command)}", file=sys.stderr)
+              f"method {p.method}; /proc/sys read-only (private: {', '.join(PRIVATE_PROC_SYS)}); running {' '.join(command)}", file=sys.stderr)
     _drop_sys_admin(_libc())
     sys.stdout.flush()
     sys.stderr.flush()
@@ -341,7 +461,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "a tracefs mounted its line stays underneath (libtracefs looks for it); if not, "
                     "libtracefs is pointed at the directory by a preloaded library, so it never "
                     "mounts a real one. CMD runs without CAP_SYS_ADMIN and with /proc/sys "
-                    "read-only. Needs root.",
+                    "read-only, except private copies of the files trace-cmd writes "
+                    "(kernel/ftrace_enabled). Needs root.",
         epilog="examples:\n"
                "  ftrace-mmio exec -- trace-cmd list -t\n"
                "  echo mmiotrace > /tmp/t/current_tracer\n"

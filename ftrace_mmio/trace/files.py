@@ -22,6 +22,7 @@ from typing import Callable
 from tracefs.nodes import Dir, File, Handle, Request
 
 from .array import CLOCK_NAMES, PID_MAX_DEFAULT, TraceArray
+from .formats import FTRACE_BY_NAME, HEADER_EVENT, HEADER_PAGE, FtraceEvent
 from .options import CORE_OPTION_NAMES
 from .pipe import PipeReader, encode
 from .snapshot import TraceText
@@ -393,6 +394,9 @@ echo; every write replaces the whole value.
  saved_cmdlines      - known task names (none are recorded here)
  saved_cmdlines_size - how many names would be kept
  saved_tgids         - known thread groups (none)
+ printk_formats      - trace_printk formats of binary records (none here)
+ events/header_page, events/header_event, events/ftrace/*/format
+                     - how the binary pages of trace_pipe_raw are laid out
  set_event, events/  - there are no trace events here; writes that match
                        nothing are accepted
  error_log           - always empty
@@ -507,6 +511,49 @@ def _per_cpu_dir(array: TraceArray, cpu: int) -> Dir:
     return d
 
 
+# What reading a trigger file shows while no trigger is set.
+TRIGGER_HELP = (
+    "# Available triggers:\n"
+    "# traceon traceoff snapshot stacktrace enable_event disable_event enable_hist disable_hist hist\n"
+)
+
+
+def _store_trigger(data: bytes) -> None:
+    for line in c_string(data).splitlines():
+        line = line.strip(_SPACE)
+        if line and not line.startswith(b"#"):
+            raise _einval("triggers cannot be set here")
+
+
+def _ftrace_event_dir(event: FtraceEvent) -> Dir:
+    """events/ftrace/<name>/: the record's format (what trace-cmd decodes pages with)."""
+    d = Dir(event.name, DIR_MODE)
+    d.add(value_file("format", RO, show=lambda: event.format))
+    d.add(value_file("hist", RO, show=lambda: ""))
+    if event.has_id_file:
+        d.add(value_file("id", RO, show=lambda: f"{event.id}\n"))
+    if event.name == "print":
+        d.add(value_file("trigger", RW, show=lambda: TRIGGER_HELP, store=_store_trigger))
+    return d
+
+
+def _events_dir(array: TraceArray) -> Dir:
+    """events/: the page and event header descriptions and the ftrace record types.
+
+    There are no tracepoints here, so ftrace/ is the only system; as in the
+    kernel it has no enable or filter file (its records cannot be switched).
+    """
+    events = Dir("events", EVENTS_MODE)
+    events.add(value_file("enable", RW, show=lambda: "0\n", store=_store_events_enable(array)))
+    events.add(value_file("header_page", RO, show=lambda: HEADER_PAGE))
+    events.add(value_file("header_event", RO, show=lambda: HEADER_EVENT))
+    ftrace = Dir("ftrace", DIR_MODE)
+    for event in FTRACE_BY_NAME.values():
+        ftrace.add(_ftrace_event_dir(event))
+    events.add(ftrace)
+    return events
+
+
 def build_tree(array: TraceArray) -> Dir:
     """The whole tracing directory for ``array``."""
     root = Dir("", TOP_MODE)
@@ -572,14 +619,15 @@ def build_tree(array: TraceArray) -> Dir:
         store=_store_cmdlines_size(array),
     ))
     add(value_file("saved_tgids", RO, show=lambda: ""))
+    # trace_printk formats the kernel keeps for bprint records; our printk
+    # stores text (print records), so there are none. trace-cmd copies it.
+    add(value_file("printk_formats", RO, show=lambda: ""))
     add(value_file("set_event", RW, show=lambda: "", store=_store_set_event(array)))
     add(value_file("error_log", RW, show=lambda: "", store=lambda data: None))
     add(value_file("dynamic_events", RW, show=lambda: "", store=_store_probes))
     add(value_file("uprobe_events", RW, show=lambda: "", store=_store_probes))
 
-    events = Dir("events", EVENTS_MODE)
-    events.add(value_file("enable", RW, show=lambda: "0\n", store=_store_events_enable(array)))
-    add(events)
+    add(_events_dir(array))
     add(Dir("instances", DIR_MODE))
 
     per_cpu = Dir("per_cpu", DIR_MODE)
