@@ -451,7 +451,9 @@ def test_uart_reset(port):
 
 
 def test_builtin_models():
-    assert available_models() == ["edu", "nvlike", "testmmio", "uart16550"]
+    models = available_models()
+    assert models == sorted(models)
+    assert {"edu", "nvlike", "testmmio", "uart16550", "pvpanic"} <= set(models)
     assert model_class("nvlike") is NvLike
     for cls in BUILTIN_MODELS.values():
         cls.validate()

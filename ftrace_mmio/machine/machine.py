@@ -210,7 +210,10 @@ class Machine:
         self.iomem = IoMem(cpu)
         for dev in self.pci_bus.devices:
             for start, size, region in dev.io_regions():
-                self.iomem.map_region(start, size, region, name=f"{_slot(dev)}")
+                # A BAR smaller than a page (pvpanic's 16 bytes) takes the
+                # page: the region answers past its end as unclaimed.
+                self.iomem.map_region(start, -(-size // PAGE_SIZE) * PAGE_SIZE, region,
+                                      name=f"{_slot(dev)}")
         # Unclaimed physical addresses read all ones (iomem.py); I/O BARs
         # answer in/out (ioport.py).
         self.iomem.log = self.log.log

@@ -34,6 +34,10 @@ PCI_SUBSYSTEM_VENDOR_ID, PCI_SUBSYSTEM_ID = 0x2c, 0x2e
 PCI_ROM_ADDRESS, PCI_CAPABILITY_LIST = 0x30, 0x34
 PCI_INTERRUPT_LINE, PCI_INTERRUPT_PIN = 0x3c, 0x3d
 CONFIG_SPACE_SIZE = 256
+#: Where the device-specific part of config space starts (a model may serve it:
+#: ``device_config_read(offset, width) -> int | None``, ``device_config_write(offset,
+#: width, value) -> bool``, True when it took the write).
+DEVICE_CONFIG_START = 0x40
 
 PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER = 0x1, 0x2, 0x4
 PCI_COMMAND_PARITY, PCI_COMMAND_SERR, PCI_COMMAND_INTX_DISABLE = 0x40, 0x100, 0x400
@@ -321,11 +325,22 @@ class PciDevice:
     def config_read(self, offset: int, width: int) -> int:
         """``pci_read_config_{byte,word,dword}``; raises PciConfigError on a bad offset."""
         self._check_config(offset, width)
+        # Device-specific registers (0x40 up) a model serves itself, e.g. the
+        # 6300ESB watchdog's configuration and lock registers.
+        own = getattr(self.model, "device_config_read", None)
+        if own is not None and offset >= DEVICE_CONFIG_START:
+            value = own(offset, width)
+            if value is not None:
+                return value
         return int.from_bytes(self._config[offset:offset + width], "little")
 
     def config_write(self, offset: int, width: int, value: int) -> None:
         """``pci_write_config_*``: writable bits change, w1c bits clear, the rest stays."""
         self._check_config(offset, width)
+        own = getattr(self.model, "device_config_write", None)
+        if own is not None and offset >= DEVICE_CONFIG_START and \
+                own(offset, width, value & ((1 << 8 * width) - 1)):
+            return
         data = (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")
         for i, byte in enumerate(data):
             at = offset + i
@@ -686,20 +701,23 @@ class PciBus:
         return False
 
     def _allocate(self, size: int, kind: str, taken: list[tuple[int, int, bool]]) -> int:
-        """The lowest size-aligned free range in the kind's window(s)."""
+        """The lowest size-aligned free range in the kind's window(s).  Memory
+        BARs smaller than a page start on a page of their own: the CPU side
+        maps device memory a page at a time (machine.py, iomem.py)."""
         io = kind == "io"
+        align = size if io else max(size, 4096)
         used = [(r.start, r.end) for d in self._devices for r in d.resources
                 if r.end and bool(r.flags & IORESOURCE_IO) == io] + \
                [(start, end) for start, end, is_io in taken if is_io == io]
         windows = {"io": [self.IO_WINDOW], "mem32": [self.MEM32_WINDOW],
                    "mem64": [self.MEM32_WINDOW, self.MEM64_WINDOW]}[kind]
         for w in windows:
-            at = (w.start + size - 1) // size * size
+            at = (w.start + align - 1) // align * align
             while at + size <= w.end:
-                clash = [end for start, end in used if at <= end and start <= at + size - 1]
+                clash = [end for start, end in used if at <= end and start <= at + align - 1]
                 if not clash:
                     return at
-                at = (max(clash) + 1 + size - 1) // size * size
+                at = (max(clash) + 1 + align - 1) // align * align
         raise ValueError(f"no room for a {size:#x}-byte {kind} BAR")
 
     def get(self, slot: str | tuple[int, int]) -> PciDevice:

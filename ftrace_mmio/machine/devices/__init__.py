@@ -19,6 +19,7 @@ from .base import (AccessRecord, BarSpec, DeviceModel, MemoryRegion, Region, Reg
                    SparseMemory)
 from .edu import Edu
 from .nvlike import NvLike
+from .pvpanic import Pvpanic
 from .testmmio import TestMmio
 from .uart16550 import Uart16550
 
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 BUILTIN_MODELS: Mapping[str, type[DeviceModel]] = MappingProxyType(
-    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu)})
+    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu, Pvpanic)})
 
 
 class ModelLoadError(Exception):

@@ -88,6 +88,28 @@ static inline bool device_is_bound(struct device *dev) { return dev->driver != N
 /* The driver's name if one is bound, else the bus's (kernel/core/pci-driver.c). */
 const char *dev_driver_string(const struct device *dev);
 
+/* ---- attributes (declared, not shown anywhere: linux/sysfs.h) ------------ */
+
+#include <linux/sysfs.h>
+
+struct device_attribute {
+	struct attribute attr;
+	ssize_t (*show)(struct device *dev, struct device_attribute *attr, char *buf);
+	ssize_t (*store)(struct device *dev, struct device_attribute *attr,
+			 const char *buf, size_t count);
+};
+
+#define DEVICE_ATTR(_name, _mode, _show, _store) \
+	struct device_attribute dev_attr_##_name = __ATTR(_name, _mode, _show, _store)
+#define DEVICE_ATTR_PREALLOC(_name, _mode, _show, _store) DEVICE_ATTR(_name, _mode, _show, _store)
+#define DEVICE_ATTR_RW(_name) struct device_attribute dev_attr_##_name = __ATTR_RW(_name)
+#define DEVICE_ATTR_ADMIN_RW(_name) \
+	struct device_attribute dev_attr_##_name = __ATTR_RW_MODE(_name, 0600)
+#define DEVICE_ATTR_RO(_name) struct device_attribute dev_attr_##_name = __ATTR_RO(_name)
+#define DEVICE_ATTR_ADMIN_RO(_name) \
+	struct device_attribute dev_attr_##_name = __ATTR_RO_MODE(_name, 0400)
+#define DEVICE_ATTR_WO(_name) struct device_attribute dev_attr_##_name = __ATTR_WO(_name)
+
 /* ---- printing ------------------------------------------------------------ */
 
 __printf(3, 4) int dev_printk(const char *level, const struct device *dev, const char *fmt, ...);
