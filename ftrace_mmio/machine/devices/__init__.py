@@ -18,6 +18,7 @@ from typing import Mapping
 from .base import (AccessRecord, BarSpec, DeviceModel, MemoryRegion, Region, RegisterRegion,
                    SparseMemory)
 from .edu import Edu
+from .i6300esb import I6300Esb
 from .nvlike import NvLike
 from .pvpanic import Pvpanic
 from .testmmio import TestMmio
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 BUILTIN_MODELS: Mapping[str, type[DeviceModel]] = MappingProxyType(
-    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu, Pvpanic)})
+    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu, Pvpanic, I6300Esb)})
 
 
 class ModelLoadError(Exception):

@@ -56,6 +56,10 @@ struct kernel_param {
 	static const char __MODULE_INFO_ID1(__modinfo_##tag##_, __COUNTER__)[] \
 		__used __section(".modinfo") __aligned(1) = #tag "=" info
 
+/* A macro's value as a string, in parameter descriptions. */
+#include <linux/stringify.h>
+#define __MODULE_STRING(x) __stringify(x)
+
 #define MODULE_PARM_DESC(_parm, desc) MODULE_INFO(parm, #_parm ":" desc)
 
 #endif
