@@ -47,6 +47,7 @@ from .fs import FSNAME, FSTYPE, _unescape, mounts_at, our_mount
 TRACING = "/sys/kernel/tracing"
 CPU_POSSIBLE = "/sys/devices/system/cpu/possible"
 PROC_SYS = "/proc/sys"
+KALLSYMS = "/proc/kallsyms"
 #: /proc/sys files a command may write, privately (see _private_proc_sys), and what
 #: they start with: the emulated kernel's value, or None for a copy of the host's.
 #: trace-cmd record/start write ftrace_enabled (function tracing is compiled in and
@@ -297,6 +298,8 @@ def enter(p: Plan) -> None:
         _mount(libc, PROC_SYS, PROC_SYS, MS_BIND | MS_REC)
         _mount(libc, None, PROC_SYS, MS_REMOUNT | MS_BIND | MS_RDONLY)
         _private_proc_sys(libc)
+    if os.path.isfile(KALLSYMS):
+        _bind_private(libc, KALLSYMS, kallsyms_text(), 0o444)
     if p.cpus and os.path.isfile(CPU_POSSIBLE):
         # trace-cmd counts CPUs here; make it count the emulated machine's.
         try:
@@ -333,14 +336,37 @@ def _private_proc_sys(libc: ctypes.CDLL) -> None:
                 value = Path(target).read_text()
             except OSError:
                 continue
-        fd, path = tempfile.mkstemp(prefix="ftrace-mmio-sysctl-")
-        try:
-            os.write(fd, value.encode())
-            os.fchmod(fd, 0o644)
-            os.close(fd)
-            _mount(libc, path, target, MS_BIND)
-        finally:
-            os.unlink(path)   # the bind mount keeps the file alive
+        _bind_private(libc, target, value, 0o644)
+
+
+def _bind_private(libc: ctypes.CDLL, target: str, value: str, mode: int) -> None:
+    """Bind a file of our own holding ``value`` over ``target``, in this namespace only."""
+    fd, path = tempfile.mkstemp(prefix="ftrace-mmio-private-")
+    try:
+        os.write(fd, value.encode())
+        os.fchmod(fd, mode)
+        os.close(fd)
+        _mount(libc, path, target, MS_BIND)
+    finally:
+        os.unlink(path)   # the bind mount keeps the file alive
+
+
+def kallsyms_text() -> str:
+    """/proc/kallsyms as the command sees it: the emulated kernel's symbols.
+
+    trace-cmd record copies /proc/kallsyms into trace.dat, and report (and
+    KernelShark) resolve the ``ip`` of print records with it, as ``%ps``
+    does in the kernel: a trace_marker record must read
+    ``tracing_mark_write``. The host's symbols mean nothing for the emulated
+    machine (and are not the command's business), so it sees only ours.
+    """
+    from ..trace.page import TRACING_MARK_WRITE_IP
+
+    # The record's ip is a return address inside the function; the function
+    # starts a little before it and the next symbol bounds it.
+    start = TRACING_MARK_WRITE_IP & ~0xFF
+    return (f"{start:016x} T tracing_mark_write\n"
+            f"{start + 0x200:016x} T tracing_mark_raw_write\n")
 
 
 def verify(p: Plan) -> None:

@@ -233,7 +233,21 @@ class PipeHandle(Handle):
 
 
 class RawPipeHandle(Handle):
-    """trace_pipe_raw: binary pages are not provided; empty + O_NONBLOCK is EAGAIN."""
+    """per_cpu/cpuN/trace_pipe_raw: the CPU's pages in the kernel's binary format.
+
+    As the kernel's (tracing_buffers_read): each open keeps one spare page and
+    how far it has been read. A read first hands out what is left of that
+    page; once it is used up, it takes the next page (consuming its events;
+    a page the writer is still on is copied as far as written, so nothing
+    waits for a page to fill), and returns at most one page. So reads of
+    4096 or more return exactly one page, smaller reads return a page in
+    consecutive pieces. With nothing buffered a read waits for an event, or
+    fails with EAGAIN under O_NONBLOCK; a signal ends the wait with EINTR.
+
+    One difference: the kernel fills the page of a small first read only
+    with the events that fit in that read; here the page always holds all it
+    can, and the later pieces carry the rest (same bytes as a 4096 read).
+    """
 
     stream = True
 
@@ -241,20 +255,47 @@ class RawPipeHandle(Handle):
         self.array = array
         self.cpu = cpu
         self._open = True
+        self._spare = b""
+        self._read = 0
         array.raw_opened()
 
+    def _next_page(self, nonblock: bool, interrupted: Callable[[], bool]) -> bytes:
+        buffer = self.array.buffer
+        while True:
+            page = buffer.read_page(self.cpu, False)
+            if page is not None:
+                return page
+            if not buffer.empty((self.cpu,)):
+                return b""   # the kernel's "not empty, nothing to read": an empty read
+            if nonblock:
+                raise OSError(errno.EAGAIN, "no data")
+            if interrupted() or not self._open:
+                raise OSError(errno.EINTR, "interrupted")
+            buffer.wait((self.cpu,), RAW_WAIT_SLICE)
+
     def read(self, size: int, offset: int, req: Request) -> bytes:
-        if req.nonblock and self.array.buffer.empty((self.cpu,)):
-            raise OSError(errno.EAGAIN, "no data")
-        return b""
+        if size <= 0:
+            return b""
+        if self._read >= len(self._spare):
+            page = self._next_page(req.nonblock, req.interrupted)
+            if not page:
+                return b""
+            self._spare, self._read = page, 0
+        data = self._spare[self._read : self._read + size]
+        self._read += len(data)
+        return data
 
     def poll(self) -> bool:
-        return not self.array.buffer.empty((self.cpu,))
+        return self._read < len(self._spare) or not self.array.buffer.empty((self.cpu,))
 
     def release(self) -> None:
         if self._open:
             self._open = False
             self.array.raw_closed()
+
+
+# How often a blocked trace_pipe_raw read looks for a signal.
+RAW_WAIT_SLICE = 0.05
 
 
 class MarkerHandle(Handle):
