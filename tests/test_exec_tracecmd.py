@@ -230,6 +230,26 @@ def test_inside_the_namespace(fresh: Mount) -> None:
                    for line in Path("/proc/self/mounts").read_text().splitlines())
 
 
+def test_proc_sys_files_trace_cmd_writes_are_private(fresh: Mount) -> None:
+    """kernel/ftrace_enabled and kernel/kptr_restrict are writable inside, and the
+    host's stay as they were; /proc/kallsyms is the emulated kernel's."""
+    host = {name: Path(f"/proc/sys/kernel/{name}").read_text() for name in ("ftrace_enabled", "kptr_restrict")
+            if Path(f"/proc/sys/kernel/{name}").exists()}
+    if "ftrace_enabled" not in host:
+        pytest.skip("this host kernel has no /proc/sys/kernel/ftrace_enabled")
+    script = textwrap.dedent("""\
+        cat /proc/sys/kernel/ftrace_enabled
+        echo 0 > /proc/sys/kernel/ftrace_enabled && cat /proc/sys/kernel/ftrace_enabled
+        echo 2 > /proc/sys/kernel/kptr_restrict && cat /proc/sys/kernel/kptr_restrict
+        grep -c . /proc/kallsyms
+        grep ' tracing_mark_write$' /proc/kallsyms | cut -d' ' -f2-
+        """)
+    result = in_namespace(fresh, "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["1", "0", "2", "2", "T tracing_mark_write"]
+    assert {name: Path(f"/proc/sys/kernel/{name}").read_text() for name in host} == host
+
+
 def test_exit_status_of_the_command_comes_back(fresh: Mount) -> None:
     assert in_namespace(fresh, "sh", "-c", "exit 7").returncode == 7
 
