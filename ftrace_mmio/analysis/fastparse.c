@@ -231,6 +231,7 @@ size_t fp_tokenize(const char *buf, size_t len, struct fp_rec *out, size_t max, 
 #define TOP_GAPS 10
 #define DISTINCT_CAP 4096
 #define PLOT_BINS 2048
+#define MAX_BINW (1ULL << 52)
 #define KEY_EMPTY UINT64_MAX
 
 struct fp_reg {
@@ -638,7 +639,8 @@ static int bins_alloc(struct fp_reg *r)
 /* Halve the plot's resolution until ts falls in it: bins 2k and 2k+1 become bin k. */
 static void bins_widen(struct fp_stats *s, uint64_t ts)
 {
-    while (ts - s->t0 >= s->binw * PLOT_BINS) {
+    /* Bins stop widening at 2^52 us (143 years): binw * PLOT_BINS must not wrap. */
+    while (ts - s->t0 >= s->binw * PLOT_BINS && s->binw < MAX_BINW) {
         for (uint64_t i = 0; i < s->nregs; i++) {
             uint8_t *b = s->regs[i].bins;
             if (!b)
@@ -681,6 +683,8 @@ static void plot_point(struct fp_stats *s, struct fp_reg *r, uint64_t ts, int ki
     if (off >= s->binw * PLOT_BINS)
         bins_widen(s, ts);
     uint64_t b = off / s->binw;
+    if (b >= PLOT_BINS)
+        b = PLOT_BINS - 1;
     r->bins[kind * (PLOT_BINS / 8) + (b >> 3)] |= (uint8_t)(1 << (b & 7));
 }
 

@@ -363,10 +363,11 @@ class Timeline:
         if row is None:
             row = self.rows[key] = (set(), set(), set(), set())
         off = ts - self.t0 if ts >= self.t0 else 0
-        while off >= self.width * self.bins:
+        # The width stops doubling at 2**52 us (as in fastparse.c, where it must not overflow).
+        while off >= self.width * self.bins and self.width < 1 << 52:
             self._halve()
             row = self.rows[key]
-        row[kind].add(off // self.width)
+        row[kind].add(min(off // self.width, self.bins - 1))
 
     def span(self, key: tuple[str, str, int, str | None], first: int, last: int) -> None:
         """A polling loop's time on a register's row (within the range already seen)."""
