@@ -1,12 +1,13 @@
 """The kernel API drivers call: printk, kmalloc, delays, ioremap, pci_*.
 
-Each exported function has a 16-byte slot on one stub page of kernel text;
+Each exported function has a 16-byte slot on the stub pages of kernel text;
 the slot holds a ``ret``.  A module's ``call printk`` is relocated to its
-slot, and ONE code hook bounded to the stub page runs the Python function
+slot, and ONE code hook bounded to the stub pages runs the Python function
 for that slot before the ``ret`` executes: arguments come from RDI, RSI,
 RDX, RCX, R8, R9 (then the stack), the result goes into RAX, and the real
 ``ret`` returns to the driver.  No RIP write, so no translation-block exit;
-code outside the stub page pays nothing (emulation.md §4).
+code outside the stub pages pays nothing (emulation.md §4).  The functions
+are grouped in subsystems (``Subsystem`` below, listed in subsystems.py).
 
 Functions that are ordinary code in a kernel (memcpy, strlen ...) are real
 guest code instead: see ``klib.py``.  ``jiffies`` is a real variable on a
