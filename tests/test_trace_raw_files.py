@@ -124,3 +124,13 @@ def test_printk_formats_and_saved_cmdlines(tree: Tree) -> None:
     # capture is empty too: its report prints <...>).
     assert tree.text("printk_formats") == ""
     assert tree.read("saved_cmdlines") == (DATA / "saved_cmdlines").read_bytes() == b""
+
+
+def test_top_level_modes_as_the_kernels(tree: Tree) -> None:
+    """Every top-level entry the 6.1 kernel also has carries the kernel's mode."""
+    ref = kernel_modes("ls-l-top.txt")
+    ours = {name: node.mode & 0o7777 for name, node in tree.root.children.items()}
+    common = sorted(set(ref) & set(ours))
+    assert {"events", "trace_marker_raw", "printk_formats", "available_events", "saved_cmdlines",
+            "per_cpu", "trace", "trace_pipe"} <= set(common)
+    assert {name: ours[name] for name in common} == {name: ref[name] for name in common}

@@ -150,3 +150,42 @@ def test_the_kernels_raw_page_decodes_the_same_way() -> None:
     events = decode_page(page)
     assert len(page) == PAGE and events
     assert {e.type for e in events} <= {5, 7, 8}
+
+
+# --- trace_marker_raw ------------------------------------------------------------------
+
+
+def raw_marker(tree: Tree, data: bytes) -> int:
+    with tree.opened("trace_marker_raw", os.O_WRONLY) as h:
+        return h.write(data, 0, h._req)  # type: ignore[attr-defined]
+
+
+def test_trace_marker_raw_is_one_raw_data_event(tree: Tree) -> None:
+    import struct
+
+    assert raw_marker(tree, struct.pack("=I", 0x1234) + b"\x01\x02") == 6
+    # The event: the entry (12 bytes) plus the write (6), at least 13 for the
+    # write: 25 bytes, 28 on the page; the kernel prints every byte after the id.
+    assert tree.text("trace").splitlines()[-1].endswith(
+        "...1.     0.000001: # 1234 buf: 01 02" + " 00" * 14)
+    with tree.opened(RAW) as h:
+        (event,) = decode_page(read(h, PAGE))
+    assert event.type == 18 and event.pid == PID and event.preempt_count == 1
+    assert event.data[8:14] == struct.pack("<I", 0x1234) + b"\x01\x02" and len(event.data) == 28
+
+
+@pytest.mark.parametrize("size, result", [(0, errno.EINVAL), (3, errno.EINVAL), (4, 4), (1024, 1024),
+                                          (3072, 1024), (3073, errno.EINVAL)])
+def test_trace_marker_raw_sizes(tree: Tree, size: int, result: int) -> None:
+    if result in (errno.EINVAL,):
+        with raises_errno(result):
+            raw_marker(tree, b"\x07" * size)
+    else:
+        assert raw_marker(tree, b"\x07" * size) == result
+
+
+def test_trace_marker_raw_mode_and_markers_option(tree: Tree) -> None:
+    assert tree.node("trace_marker_raw").mode & 0o7777 == 0o220
+    tree.echo("options/markers", b"0")
+    with raises_errno(errno.EINVAL):
+        raw_marker(tree, b"\0\0\0\0")

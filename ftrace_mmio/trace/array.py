@@ -13,9 +13,12 @@ ring buffer has its own lock for the data path.
 from __future__ import annotations
 
 import errno
+import struct
+import sys
 import threading
+from dataclasses import dataclass
 import time
-from typing import Callable
+from typing import Callable, ClassVar
 
 from . import nop
 from .clock import TimeBase
@@ -25,10 +28,12 @@ from .entries import (
     NO_FLAGS,
     Entry,
     PrintEntry,
+    event_size,
     marker_size,
     max_payload,
     printk_size,
 )
+from .page import data_len_for, lat_to_bits
 from .options import CANNOT_CLEAR, CORE_OPTION_NAMES, default_options
 from .output import format_stats_ts
 from .pipe import PipeReader
@@ -39,6 +44,16 @@ from .tracer import Tracer, find_tracer
 TRACE_BUF_SIZE_DEFAULT = 1441792
 # trace_marker clamps writes to this before anything else.
 TRACE_MARKER_MAX_SIZE = 4096
+# enum trace_type: TRACE_RAW_DATA (events/ftrace/raw_data/format).
+TRACE_RAW_DATA = 18
+# trace_marker_raw: writes longer than this are refused, and cut to TRACE_BUF_SIZE.
+RAW_DATA_MAX_SIZE = 3 * 1024
+TRACE_BUF_SIZE = 1024
+# The kernel reserves the entry (with its id) plus the whole write, id
+# included again, and at least room for an id and "<faulted>" (9 bytes).
+RAW_DATA_MIN_USER = 4 + 9
+# struct raw_data_entry: trace_entry, then the id, then the bytes.
+RAW_DATA_HEADER = 8 + 4
 # trace_printk formats into a 1024-byte buffer; the last byte is the NUL.
 TRACE_PRINTK_MAX = 1023
 # What saved_cmdlines_size reads on the reference machine.
@@ -427,6 +442,23 @@ class TraceArray:
             raise OSError(errno.EBADF, "trace_marker: entry not recorded")
         return cnt
 
+    def write_marker_raw(self, data: bytes, pid: int = 0, cpu: int = 0) -> int:
+        """A trace_marker_raw write: a 4-byte id (host order), then binary data; one raw_data event.
+
+        EINVAL under 4 bytes, over 3 KiB, or with option markers off; more
+        than 1 KiB is cut to 1 KiB (the count returned). EBADF when not stored.
+        """
+        if not self.options["markers"]:
+            raise OSError(errno.EINVAL, "markers are disabled")
+        if not 4 <= len(data) <= RAW_DATA_MAX_SIZE:
+            raise OSError(errno.EINVAL, "trace_marker_raw takes a 4-byte id and up to 3 KiB")
+        cnt = min(len(data), TRACE_BUF_SIZE)
+        entry = RawDataEntry(size=event_size(RAW_DATA_HEADER + max(cnt, RAW_DATA_MIN_USER)),
+                             pid=pid, flags=MARKER_FLAGS, data=bytes(data[:cnt]))
+        if not self.commit(entry, cpu % self.nr_cpus):
+            raise OSError(errno.EBADF, "trace_marker_raw: entry not recorded")
+        return cnt
+
     def trace_printk(self, text: str, cpu: int = 0, pid: int = 0) -> bool:
         """An in-kernel printk into the buffer: no newline added, cut at 1023 bytes."""
         if not self.options["trace_printk"]:
@@ -478,3 +510,28 @@ class TraceArray:
 
     def resume(self) -> None:
         self.buffer.record_enable()
+
+
+@dataclass(slots=True, eq=False)
+class RawDataEntry(Entry):
+    """A TRACE_RAW_DATA entry (events/ftrace/raw_data): a trace_marker_raw write.
+
+    ``data`` is what the user wrote: the 4-byte id, then the bytes. The
+    event is longer than that (room for the id and "<faulted>", rounded to
+    4 bytes) and the kernel prints every byte of it, the unwritten ones as 00.
+    """
+
+    data: bytes = b""
+
+    type: ClassVar[int] = TRACE_RAW_DATA
+
+    def record(self) -> bytes:
+        flags, preempt = lat_to_bits(self.flags)
+        return struct.pack("<HBBi", self.type, flags, preempt, self.pid) + self.data
+
+    def format(self) -> str:
+        tag = int.from_bytes(self.data[:4].ljust(4, b"\0"), sys.byteorder)
+        length = data_len_for(self.size) - RAW_DATA_HEADER
+        body = self.data[4:].ljust(length, b"\0")[:length]
+        return f"# {tag:x} buf:" + "".join(f" {b:02x}" for b in body) + "\n"
+

@@ -35,7 +35,7 @@ WO_MARKER = 0o220
 WO_FREE = 0o200
 DIR_MODE = 0o750
 TOP_MODE = 0o700
-EVENTS_MODE = 0o755
+EVENTS_MODE = 0o750
 
 _SPACE = b" \t\n\v\f\r"
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -321,6 +321,18 @@ def marker_cpu(array: TraceArray) -> int:
     return cpu % array.nr_cpus
 
 
+class MarkerRawHandle(Handle):
+    """trace_marker_raw: each write() is one raw_data entry: a 4-byte id, then binary data."""
+
+    stream = True
+
+    def __init__(self, array: TraceArray) -> None:
+        self.array = array
+
+    def write(self, data: bytes, offset: int, req: Request) -> int:
+        return self.array.write_marker_raw(bytes(data), pid=req.pid, cpu=marker_cpu(self.array))
+
+
 class FreeBufferHandle(Handle):
     """free_buffer: writes are accepted; closing shrinks the buffer to its minimum."""
 
@@ -416,6 +428,7 @@ echo; every write replaces the whole value.
  trace_pipe          - the same lines without header, consumed as they are
                        read; a read waits for data. Only one reader.
  trace_marker        - write text here to put it in the trace
+ trace_marker_raw    - write a 4-byte id and binary data (one raw_data event)
  buffer_size_kb      - buffer size per CPU in KB; "(expanded: N)" means
                        it is still at its boot minimum and grows to N
                        when a tracer is first set
@@ -436,6 +449,7 @@ echo; every write replaces the whole value.
  saved_cmdlines_size - how many names would be kept
  saved_tgids         - known thread groups (none)
  printk_formats      - trace_printk formats of binary records (none here)
+ available_events    - events that can be enabled (none here)
  events/header_page, events/header_event, events/ftrace/*/format
                      - how the binary pages of trace_pipe_raw are laid out
  set_event, events/  - there are no trace events here; writes that match
@@ -615,6 +629,7 @@ def build_tree(array: TraceArray) -> Dir:
     add(_trace_file(array, None))
     add(_pipe_file(array, None))
     add(File("trace_marker", WO_MARKER, lambda req: MarkerHandle(array)))
+    add(File("trace_marker_raw", WO_MARKER, lambda req: MarkerRawHandle(array)))
     add(value_file(
         "buffer_size_kb", RW,
         show=lambda: array.buffer_size_text(),
@@ -663,6 +678,8 @@ def build_tree(array: TraceArray) -> Dir:
     # trace_printk formats the kernel keeps for bprint records; our printk
     # stores text (print records), so there are none. trace-cmd copies it.
     add(value_file("printk_formats", RO, show=lambda: ""))
+    # Trace events that can be enabled: none (the ftrace records cannot be).
+    add(value_file("available_events", RO, show=lambda: ""))
     add(value_file("set_event", RW, show=lambda: "", store=_store_set_event(array)))
     add(value_file("error_log", RW, show=lambda: "", store=lambda data: None))
     add(value_file("dynamic_events", RW, show=lambda: "", store=_store_probes))
