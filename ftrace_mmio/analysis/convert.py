@@ -14,7 +14,7 @@ map_id         int64      R/W/UNKNOWN/MAP/UNMAP
 address        uint64     R/W/UNKNOWN/MAP: bus address
 device         string     the device the address is in (name of its register map, driver or ids)
 bar            string     BAR0..BAR5, ROM, or mapN when only a MAP covers it
-offset         uint64     from the start of that BAR or mapping
+offset         uint64     from the start of that BAR or mapping (the address, when nothing covers it)
 register       string     the register's name, when a register map knows it
 value          uint64     R/W: the value; MAP: the kernel-virtual address
 length         uint64     MAP: bytes mapped
@@ -134,15 +134,15 @@ def _record_row(rec: Record, resolver: Resolver) -> dict[str, Any]:
         where = resolver.where(rec.phys, rec.map_id)
         op = rec.op if isinstance(rec, Access) else None
         row.update(type=op or "UNKNOWN", timestamp_us=rec.ts_us, map_id=rec.map_id, address=rec.phys,
-                   device=where.device or None, bar=where.space or None,
-                   offset=where.offset if where.space else None, register=where.register(op),
+                   device=where.device or None, bar=where.space or None, offset=where.offset,
+                   register=where.register(op),
                    pc=rec.pc, pid=rec.pid)
         if isinstance(rec, Access):
             row.update(width=rec.width, value=rec.value if rec.value < 1 << 64 else None)
     elif isinstance(rec, Map):
         where = resolver.where(rec.phys, rec.map_id)
         row.update(timestamp_us=rec.ts_us, map_id=rec.map_id, address=rec.phys, device=where.device or None,
-                   bar=where.space or None, offset=where.offset if where.space else None, value=rec.virt,
+                   bar=where.space or None, offset=where.offset, value=rec.virt,
                    length=rec.length, pc=rec.pc, pid=rec.pid)
     elif isinstance(rec, Unmap):
         row.update(timestamp_us=rec.ts_us, map_id=rec.map_id, pc=rec.pc, pid=rec.pid)
@@ -187,19 +187,17 @@ class _BatchColumns:
         combined = (inv_phys.reshape(-1).astype(np.int64) * len(ids) + inv_map.reshape(-1)) * 2 + (a["kind"] == 2)
         _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
         uniq = zip(a["phys"][first].tolist(), a["map_id"][first].tolist(), a["kind"][first].tolist())
-        devices, bars, offsets, registers, no_offset = [], [], [], [], []
+        devices, bars, offsets, registers = [], [], [], []
         for u in uniq:
             hit = self.cache.get(u)
             if hit is None:
                 phys, map_id, kind = u
                 where = self.resolver.where(phys, map_id)
-                hit = self.cache[u] = (where.device or None, where.space or None,
-                                       where.offset if where.space else None,
+                hit = self.cache[u] = (where.device or None, where.space or None, where.offset,
                                        where.register("R" if kind == 1 else "W"))
             devices.append(hit[0])
             bars.append(hit[1])
-            offsets.append(hit[2] if hit[2] is not None else 0)
-            no_offset.append(hit[2] is None)
+            offsets.append(hit[2])
             registers.append(hit[3])
         inverse = inverse.reshape(-1)
 
@@ -211,7 +209,6 @@ class _BatchColumns:
             return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(list(table), pa.string()))
 
         offset_arr = np.asarray(offsets, dtype=np.uint64)[inverse]
-        no_off = np.asarray(no_offset, dtype=bool)[inverse]
         kinds = np.where(a["kind"] == 1, 0, 1).astype(np.int32)
         cols = {
             "dump": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([dump])),
@@ -223,7 +220,7 @@ class _BatchColumns:
             "address": pa.array(a["phys"]),
             "device": strings(devices),
             "bar": strings(bars),
-            "offset": pa.array(offset_arr, mask=no_off),
+            "offset": pa.array(offset_arr),
             "register": strings(registers),
             "value": pa.array(a["value"]),
             "length": pa.nulls(n, pa.uint64()),
