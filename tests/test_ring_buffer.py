@@ -410,7 +410,7 @@ def test_pages_never_overflow_and_bytes_add_up(sizes, pages) -> None:
     assert len(cb.ring) <= pages
     assert all(p.used <= buf.subbuf_data for p in cb.ring)
     assert buf.stats(0).bytes == sum(p.used for p in cb.ring)
-    assert buf.stats(0).entries == sum(len(p.entries) for p in cb.ring)
+    assert buf.stats(0).entries == sum(p.count for p in cb.ring)
     assert buf.stats(0).entries + buf.stats(0).overrun == len(sizes)
 
 

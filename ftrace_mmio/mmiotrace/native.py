@@ -429,4 +429,4 @@ class NativeStep:
             if n > first:
                 raw += ctypes.string_at(self._ring_addr, (n - first) * size)
             k.tail = head
-            self.sink(RECORD.iter_unpack(raw), lost)
+            self.sink(raw, lost)  # packed RECORDs, written into the trace's pages as they are

@@ -14,6 +14,7 @@ The tracer is attached to a machine by whoever composes the two
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -26,10 +27,12 @@ from ..trace.entries import (
     TRACE_MMIO_MAP,
     TRACE_MMIO_RW,
     TRACE_PRINT,
+    DECODERS,
     Entry,
     event_size,
 )
 from ..trace import page
+from ..trace.rbnative import RECORD as _RECORD
 from ..trace.tracer import Tracer, register_tracer
 from . import lines
 from .mmio_mod import (
@@ -98,6 +101,26 @@ class MmioMapEntry(Entry):
         return page.map_record(self.pid, self.phys, self.virt, self.len, self.map_id, self.opcode)
 
 
+_RW_REC = struct.Struct("<8xQQQiBB")
+_MAP_REC = struct.Struct("<8xQQQiB")
+
+
+def _decode_rw(record: bytes, size: int, ts: int) -> Entry:
+    phys, value, pc, map_id, opcode, width = _RW_REC.unpack_from(record, 0)
+    pid = int.from_bytes(record[4:8], "little", signed=True)
+    return MmioRwEntry(size, pid, NO_FLAGS, ts, 0, phys, value, pc, map_id, opcode, width)
+
+
+def _decode_map(record: bytes, size: int, ts: int) -> Entry:
+    phys, virt, length, map_id, opcode = _MAP_REC.unpack_from(record, 0)
+    pid = int.from_bytes(record[4:8], "little", signed=True)
+    return MmioMapEntry(size, pid, NO_FLAGS, ts, 0, phys, virt, length, map_id, opcode)
+
+
+DECODERS[TRACE_MMIO_RW] = _decode_rw
+DECODERS[TRACE_MMIO_MAP] = _decode_map
+
+
 def format_rw(e: MmioRwEntry) -> str:
     us = lines.ns_to_us(e.ts)
     op = e.opcode
@@ -153,6 +176,9 @@ class _PipeHeader:
 @register_tracer
 class MmiotraceTracer(Tracer):
     name = "mmiotrace"
+    #: Its lines for mmiotrace_rw / mmiotrace_map events are what
+    #: rbnative.format_mmio makes from the pages (trace_pipe, trace).
+    binary_lines = True
 
     def __init__(self, array: TraceArray) -> None:
         super().__init__(array)
@@ -234,17 +260,29 @@ class MmiotraceTracer(Tracer):
             with self._count_lock:
                 self.dropped_count += 1
 
-    def commit_native(self, records: Iterable[tuple[int, ...]], lost: int) -> None:
+    def commit_native(self, records: bytes | Iterable[tuple[int, ...]], lost: int) -> None:
         """Records handed over in a batch (the C path, native.py, and
-        trace_rw_later), oldest first: (machine clock ns, phys, value, pc,
-        map id, opcode, width); ``lost``: more that did not fit."""
+        trace_rw_later), oldest first: packed ``rbnative.RECORD`` bytes
+        (machine clock ns, phys, value, pc, map id, opcode, width) or such
+        tuples; ``lost``: more that did not fit. They go into the ring
+        buffer's pages as binary mmiotrace_rw events, with no object per
+        record."""
         offset = self.array.machine_offset()
-        stamped = offset is not None
-        if not stamped:
-            offset = 0
-        entries = [MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, ts + offset, 0, phys, value, pc, map_id, opcode, width)
-                   for ts, phys, value, pc, map_id, opcode, width in records]
-        missing = len(entries) - self.array.buffer.commit_batch(entries, 0, stamped) + lost
+        buffer = self.array.buffer
+        if isinstance(records, (bytes, bytearray)):
+            raw = bytes(records)
+        else:
+            raw = b"".join([_RECORD.pack(*r) for r in records])
+        n = len(raw) // _RECORD.size
+        if offset is None:
+            # Not a machine-based clock: each record is stamped now (in
+            # this mode records are handed over one at a time).
+            entries = [MmioRwEntry(RW_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, value, pc, map_id, opcode, width)
+                       for _ts, phys, value, pc, map_id, opcode, width in _RECORD.iter_unpack(raw)]
+            stored = buffer.commit_batch(entries, 0, False)
+        else:
+            stored = buffer.commit_records(raw, n, 0, offset)
+        missing = n - stored + lost
         if missing:
             with self._count_lock:
                 self.dropped_count += missing

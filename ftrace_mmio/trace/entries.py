@@ -17,7 +17,9 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .page import TRACING_MARK_WRITE_IP, lat_to_bits, print_record
+from typing import Callable
+
+from .page import TRACE_PRINT as _PRINT_ID, TRACING_MARK_WRITE_IP, bits_to_lat, lat_to_bits, print_record
 
 _TRACE_ENTRY = struct.Struct("<HBBi")
 
@@ -131,3 +133,44 @@ def printk_size(length: int) -> int:
 
 # Bytes of a marker event beyond the user's text: header, ip, NUL, newline.
 MARKER_META = PRINT_ENTRY_HEADER + 2
+
+
+# -- entries back from their binary records -----------------------------------------
+
+#: Builds the Entry for a record that exists only as bytes on a page (the
+#: engines write records straight into pages): by event type, given the
+#: record (the event's data), its size on the page and its time. Tracers
+#: register their own types (mmiotrace: 7, 8).
+DECODERS: dict[int, Callable[[bytes, int, int], Entry]] = {}
+
+
+def decode_entry(data: bytearray, eo: int, end: int, ts: int) -> Entry:
+    """The Entry of the event at ``data[eo:end]`` (header word first) written at ``ts``."""
+    word = _TRACE_WORD.unpack_from(data, eo)[0]
+    start = eo + 4 if word & 31 else eo + 8
+    record = bytes(data[start:end])
+    etype = _TRACE_ENTRY.unpack_from(record, 0)[0] if len(record) >= 8 else 0
+    decoder = DECODERS.get(etype)
+    if decoder is not None:
+        entry = decoder(record, end - eo, ts)
+    else:
+        entry = Entry(size=end - eo)
+        if len(record) >= 8:
+            _, flags, preempt, entry.pid = _TRACE_ENTRY.unpack_from(record, 0)
+            entry.flags = bits_to_lat(flags, preempt)
+    entry.ts = ts
+    return entry
+
+
+def _decode_print(record: bytes, size: int, ts: int) -> Entry:
+    _, flags, preempt, pid = _TRACE_ENTRY.unpack_from(record, 0)
+    ip = int.from_bytes(record[8:16], "little")
+    buf = record[16:]
+    nul = buf.find(b"\0")
+    text = (buf if nul < 0 else buf[:nul]).decode("utf-8", "surrogateescape")
+    return PrintEntry(size=size, pid=pid, flags=bits_to_lat(flags, preempt), ts=ts, text=text,
+                      ip="tracing_mark_write" if ip == TRACING_MARK_WRITE_IP else "0")
+
+
+DECODERS[_PRINT_ID] = _decode_print
+_TRACE_WORD = struct.Struct("<I")

@@ -111,7 +111,16 @@ class PipeReader:
         reader = self.reader
         parts: list[bytes] = []
         used = 0
+        # mmiotrace's lines come straight from the binary pages, many at a
+        # time; what they cannot show (LOST reports, markers, other entries)
+        # takes the per-entry path below, one entry, then the bulk path again.
+        bulk = getattr(tracer, "binary_lines", False)
         while used < cnt:
+            if bulk:
+                chunk, used = reader.format_lines(used, cnt, TRACE_SEQ_BUFFER_SIZE)
+                parts += chunk
+                if used >= cnt:
+                    break
             item = reader.peek()
             if item is None:
                 break

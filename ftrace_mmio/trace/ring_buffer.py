@@ -28,14 +28,25 @@ from __future__ import annotations
 
 import errno
 import heapq
+import struct
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry
-from .page import data_len_for, encode_page
+from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry, decode_entry
+from .page import (
+    MAX_SMALL_DATA,
+    MISSED_EVENTS,
+    MISSED_STORED,
+    PAGE_HEADER,
+    TS_MASK,
+    TS_SHIFT,
+    TYPE_TIME_EXTEND,
+    TYPE_TIME_STAMP,
+)
+from .rbnative import KpFormat, KpWrite, format_mmio, write_rw
 
 SUBBUF_SIZE = 4096
 # How often a waiting reader looks at a feeder (RingBuffer.feeder).
@@ -51,12 +62,66 @@ def pages_for(nbytes: int, subbuf_data: int = SUBBUF_SIZE - SUBBUF_HEADER) -> in
 
 
 class _Page:
-    __slots__ = ("entries", "used", "ts")
+    """One sub-buffer: its data area in the kernel's binary layout (page.py).
 
-    def __init__(self, ts: int) -> None:
-        self.entries: list[Entry] = []
+    ``objs`` keeps the Python entries committed as objects, by the offset of
+    their event: readers hand those back as they were committed (tracers'
+    own entry types, test entries); the engines' records exist only as bytes.
+    """
+
+    __slots__ = ("data", "used", "ts", "last", "count", "objs")
+
+    def __init__(self, ts: int, nbytes: int) -> None:
+        self.data = bytearray(nbytes)
         self.used = 0
         self.ts = ts
+        self.last = ts  # time of the last event
+        self.count = 0
+        self.objs: dict[int, Entry] | None = None
+
+
+_u32 = struct.Struct("<I").unpack_from
+_HDR2 = struct.Struct("<II").pack_into
+_HDR1 = struct.Struct("<I").pack_into
+
+
+def _event_at(data: bytearray, off: int, ts: int) -> tuple[int, int, int]:
+    """(offset of the event at ``off`` past its time extend, its end, its time)."""
+    word = _u32(data, off)[0]
+    tl = word & 31
+    if tl == TYPE_TIME_EXTEND or tl == TYPE_TIME_STAMP:
+        t = (word >> 5) | _u32(data, off + 4)[0] << TS_SHIFT
+        ts = ts + t if tl == TYPE_TIME_EXTEND else t
+        off += TIME_EXTEND_SIZE
+        word = _u32(data, off)[0]
+        tl = word & 31
+    ts += word >> 5
+    if tl == 0:
+        return off, off + _u32(data, off + 4)[0] + 4, ts
+    return off, off + 4 + tl * 4, ts
+
+
+def _write_sized(data: bytearray, off: int, delta: int, record: bytes, size: int) -> None:
+    """An event of exactly ``size`` bytes at ``off`` (a multiple of 4, at least 8)."""
+    if size - 4 <= MAX_SMALL_DATA:
+        _HDR1(data, off, (size - 4) // 4 | delta << 5)
+        start, room = off + 4, size - 4
+    else:
+        _HDR2(data, off, delta << 5, size - 4)
+        start, room = off + 8, size - 8
+    record = record[:room]
+    data[start:start + len(record)] = record
+
+
+def _materialize(page: _Page, eo: int, end: int, ts: int, cpu: int) -> Entry:
+    objs = page.objs
+    if objs is not None:
+        entry = objs.get(eo)
+        if entry is not None:
+            return entry
+    entry = decode_entry(page.data, eo, end, ts)
+    entry.cpu = cpu
+    return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +139,7 @@ class CpuStats:
 
 class _CpuBuffer:
     __slots__ = (
-        "cpu", "nr_pages", "ring", "tail", "reader", "read", "last_ts",
+        "cpu", "nr_pages", "ring", "tail", "reader", "roff", "rts", "ridx", "peeked", "last_ts",
         "entries", "overrun", "bytes", "dropped", "read_events",
         "last_overrun", "lost", "kept_oldest_ts", "disabled", "has_reader",
     )
@@ -88,7 +153,13 @@ class _CpuBuffer:
         self.ring: deque[_Page] = deque()
         self.tail: _Page | None = None
         self.reader: _Page | None = None
-        self.read = 0
+        # The reader's place on its page: byte offset, time of the event
+        # before it, events read.
+        self.roff = 0
+        self.rts = 0
+        self.ridx = 0
+        # What the last peek returned: (entry, page, roff, end, ts).
+        self.peeked: tuple[Entry, _Page, int, int, int] | None = None
         self.last_ts = 0
         self.entries = 0
         self.overrun = 0
@@ -110,36 +181,82 @@ class _CpuBuffer:
         if page is not None:
             extend = TIME_EXTEND_SIZE if ts - self.last_ts >= TIME_DELTA_LIMIT else 0
             if page.used + extend + size <= subbuf_data:
-                page.entries.append(entry)
-                page.used += extend + size
-                self.entries += 1
-                self.bytes += extend + size
-                self.last_ts = ts
+                self._put(page, entry, ts, size, extend)
                 return True
         if size > subbuf_data:
             self.dropped += 1
             return False
+        if not self._new_page(ts, overwrite, subbuf_data):
+            self.dropped += 1
+            return False
+        assert self.tail is not None
+        self._put(self.tail, entry, ts, size, 0)
+        return True
+
+    def _new_page(self, ts: int, overwrite: bool, subbuf_data: int) -> bool:
         ring = self.ring
         if len(ring) >= self.nr_pages:
             if not overwrite:
-                self.dropped += 1
                 return False
             self._evict_oldest()
-        page = _Page(ts)
-        page.entries.append(entry)
-        page.used = size
+        page = _Page(ts, subbuf_data)
         ring.append(page)
         self.tail = page
-        self.entries += 1
-        self.bytes += size
-        self.last_ts = ts
         return True
+
+    def _put(self, page: _Page, entry: Entry, ts: int, size: int, extend: int) -> None:
+        off = page.used
+        data = page.data
+        delta = ts - self.last_ts if page.count else 0
+        if extend:
+            _HDR2(data, off, TYPE_TIME_EXTEND | (delta & TS_MASK) << 5, delta >> TS_SHIFT)
+            off += TIME_EXTEND_SIZE
+            delta = 0
+        elif delta < 0:
+            delta = 0
+        _write_sized(data, off, delta, entry.record(), size)
+        objs = page.objs
+        if objs is None:
+            objs = page.objs = {}
+        objs[off] = entry
+        page.used = off + size
+        page.last = ts
+        page.count += 1
+        self.entries += 1
+        self.bytes += size + extend
+        self.last_ts = ts
+
+    def write_records(self, raw: bytes, n: int, offset: int, pid: int, overwrite: bool,
+                      subbuf_data: int) -> int:
+        """The engines' records (rbnative.RECORD each) as mmiotrace_rw events; how many went in."""
+        w = KpWrite()
+        w.cap = subbuf_data
+        i = 0
+        page = self.tail
+        while i < n:
+            if page is not None:
+                w.used, w.last_ts, w.count = page.used, self.last_ts, page.count
+                k = write_rw(page.data, w, raw, i, n - i, offset, pid)
+                if k:
+                    if not page.count:
+                        page.ts = w.page_ts
+                    page.used, page.count, page.last = w.used, w.count, w.last_ts
+                    self.entries += k
+                    self.bytes += w.bytes
+                    self.last_ts = w.last_ts
+                    i += k
+                    if i == n:
+                        break
+            if not self._new_page(0, overwrite, subbuf_data):
+                self.dropped += n - i
+                break
+            page = self.tail
+        return i
 
     def _evict_oldest(self) -> None:
         old = self.ring.popleft()
-        n = len(old.entries)
-        self.overrun += n
-        self.entries -= n
+        self.overrun += old.count
+        self.entries -= old.count
         self.bytes -= old.used
         if old is self.tail:
             self.tail = None
@@ -155,7 +272,8 @@ class _CpuBuffer:
         self.ring.clear()
         self.tail = None
         self.reader = None
-        self.read = 0
+        self.roff = self.rts = self.ridx = 0
+        self.peeked = None
         self.entries = self.overrun = self.bytes = 0
         self.dropped = self.read_events = 0
         self.last_overrun = self.lost = 0
@@ -174,38 +292,54 @@ class _CpuBuffer:
 
     # -- consuming reader --------------------------------------------------
 
-    def peek(self) -> Entry | None:
+    def _reader_page(self) -> _Page | None:
+        """The page the reader reads next, taking the oldest one when it has
+        read its own; None when there is nothing to read."""
         reader = self.reader
-        if reader is not None and self.read < len(reader.entries):
-            return reader.entries[self.read]
+        if reader is not None and self.roff < reader.used:
+            return reader
         if reader is not None and self.tail is reader:
             return None  # caught up with the writer on the reader page
         if not self.ring:
             return None
         page = self.ring.popleft()
         self.reader = page
-        self.read = 0
+        self.roff = self.ridx = 0
+        self.rts = page.ts
+        self.peeked = None
         if self.overrun != self.last_overrun:
             self.lost = self.overrun - self.last_overrun
             self.last_overrun = self.overrun
-        return page.entries[0]
+        return page
+
+    def peek(self) -> Entry | None:
+        page = self._reader_page()
+        if page is None:
+            return None
+        pk = self.peeked
+        if pk is not None and pk[1] is page and pk[2] == self.roff:
+            return pk[0]
+        eo, end, ts = _event_at(page.data, self.roff, self.rts)
+        entry = _materialize(page, eo, end, ts, self.cpu)
+        self.peeked = (entry, page, self.roff, end, ts)
+        return entry
 
     def consume(self, entry: Entry) -> bool:
-        reader = self.reader
-        if reader is None or self.read >= len(reader.entries):
-            return False
-        if reader.entries[self.read] is not entry:
+        pk = self.peeked
+        if pk is None or pk[0] is not entry or pk[1] is not self.reader or pk[2] != self.roff:
             return False  # cleared or resized meanwhile
-        size = entry.size
-        # The time extend written before it, by the same rule as in write().
-        if self.read and entry.ts - reader.entries[self.read - 1].ts >= TIME_DELTA_LIMIT:
-            size += TIME_EXTEND_SIZE
-        self.read += 1
-        self.entries -= 1
-        self.bytes -= size
-        self.read_events += 1
-        self.lost = 0
+        self._consumed(1, pk[3] - self.roff, pk[3], pk[4])
         return True
+
+    def _consumed(self, n: int, nbytes: int, off: int, ts: int) -> None:
+        self.roff = off
+        self.rts = ts
+        self.ridx += n
+        self.entries -= n
+        self.bytes -= nbytes
+        self.read_events += n
+        self.lost = 0
+        self.peeked = None
 
     def read_page(self, full_only: bool, page_size: int) -> bytes | None:
         # The kernel's ring_buffer_read_page: the rest of the reader page,
@@ -214,48 +348,56 @@ class _CpuBuffer:
         # ``full_only`` nothing while the writer is still on that page.
         if not self.entries:
             return None
-        reader = self.reader
-        if reader is None or self.read >= len(reader.entries):
-            if reader is not None and self.tail is reader:
-                return None
-            if self.peek() is None:
-                return None
-            reader = self.reader
-            assert reader is not None
-        if full_only and self.tail is reader:
+        page = self._reader_page()
+        if page is None or (full_only and self.tail is page):
             return None
-        start = self.read
-        entries = reader.entries
-        # A partial read's page starts at the time of the last event read.
-        ts = reader.ts if start == 0 else entries[start - 1].ts
-        events = []
-        nbytes = 0
-        last = ts
-        for i in range(start, len(entries)):
-            e = entries[i]
-            size = e.size
-            events.append((e.ts, e.record(), data_len_for(size)))
-            if i and e.ts - last >= TIME_DELTA_LIMIT:
-                size += TIME_EXTEND_SIZE
-            nbytes += size
-            last = e.ts
-        data = encode_page(ts, events, self.lost, page_size)
-        n = len(events)
-        self.read = len(entries)
-        self.entries -= n
-        self.bytes -= nbytes
-        self.read_events += n
-        self.lost = 0
-        return data
+        start, end = self.roff, page.used
+        out = bytearray(page_size)
+        out[PAGE_HEADER:PAGE_HEADER + end - start] = page.data[start:end]
+        commit = end - start
+        lost = self.lost
+        if lost:
+            commit |= MISSED_EVENTS
+            if page_size - PAGE_HEADER - (end - start) >= 8:
+                struct.pack_into("<Q", out, PAGE_HEADER + end - start, lost)
+                commit |= MISSED_STORED
+        struct.pack_into("<QQ", out, 0, self.rts, commit)
+        self._consumed(page.count - self.ridx, end - start, end, page.last)
+        return bytes(out)
+
+    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int]:
+        """mmiotrace lines straight from the pages (rbnative.format_mmio),
+        consuming what they show, until ``used`` reaches ``cnt``, a line
+        would not fit ``seqmax``, a lost-events report is due, or an event
+        that needs its own formatting comes next."""
+        out: list[bytes] = []
+        f = KpFormat()
+        f.cnt, f.seqmax, f.outcap = cnt, seqmax, cnt
+        while used < cnt:
+            page = self._reader_page()
+            if page is None or self.lost:
+                break
+            f.off, f.end, f.ts, f.used = self.roff, page.used, self.rts, used
+            text = format_mmio(page.data, f)
+            if not f.events:
+                break
+            self._consumed(f.events, f.off - self.roff, f.off, f.ts)
+            out.append(text)
+            used = f.used
+            if self.roff < page.used:
+                break
+        return out, used
 
     # -- non-consuming reader ---------------------------------------------
 
-    def slices(self) -> list[tuple[list[Entry], int, int]]:
-        out: list[tuple[list[Entry], int, int]] = []
-        if self.reader is not None and self.read < len(self.reader.entries):
-            out.append((self.reader.entries, self.read, len(self.reader.entries)))
+    def slices(self) -> list[tuple[_Page, int, int, int, int]]:
+        """(page, offset, time before it, end, events) of what is unread."""
+        out: list[tuple[_Page, int, int, int, int]] = []
+        reader = self.reader
+        if reader is not None and self.roff < reader.used:
+            out.append((reader, self.roff, self.rts, reader.used, reader.count - self.ridx))
         for page in self.ring:
-            out.append((page.entries, 0, len(page.entries)))
+            out.append((page, 0, page.ts, page.used, page.count))
         return out
 
     def stats(self) -> CpuStats:
@@ -270,10 +412,13 @@ class _CpuBuffer:
         )
 
 
-def _iter_slices(slices: list[tuple[list[Entry], int, int]]) -> Iterator[Entry]:
-    for entries, start, end in slices:
-        for i in range(start, end):
-            yield entries[i]
+def _iter_slices(cpu: int, slices: list[tuple[_Page, int, int, int, int]]) -> Iterator[Entry]:
+    for page, off, ts, end, _n in slices:
+        data = page.data
+        while off < end:
+            eo, nxt, ts = _event_at(data, off, ts)
+            yield _materialize(page, eo, nxt, ts, cpu)
+            off = nxt
 
 
 def _ts_key(entry: Entry) -> int:
@@ -284,19 +429,44 @@ def _ts_key(entry: Entry) -> int:
 class Snapshot:
     """What a non-consuming reader sees: fixed when it was taken."""
 
-    per_cpu: dict[int, list[tuple[list[Entry], int, int]]]
+    per_cpu: dict[int, list[tuple[_Page, int, int, int, int]]]
     entries: int  # unconsumed entries on all CPUs
     overrun: int  # overruns on all CPUs
 
     def __iter__(self) -> Iterator[Entry]:
         """Entries oldest first, merged across CPUs by timestamp (lower CPU first on ties)."""
-        iters = [_iter_slices(s) for _, s in sorted(self.per_cpu.items())]
+        iters = [_iter_slices(c, s) for c, s in sorted(self.per_cpu.items())]
         if len(iters) == 1:
             return iters[0]
         return heapq.merge(*iters, key=_ts_key)
 
     def __len__(self) -> int:
-        return sum(end - start for s in self.per_cpu.values() for _, start, end in s)
+        return sum(n for s in self.per_cpu.values() for *_, n in s)
+
+    def blocks(self) -> Iterator[bytes | Entry]:
+        """What ``__iter__`` yields, with runs of mmiotrace_rw / mmiotrace_map
+        events already formatted as mmiotrace lines (bytes): for the
+        mmiotrace tracer, whose lines those are. Runs are formatted only when
+        a single CPU has data (else the merge needs every entry)."""
+        busy = [(c, s) for c, s in sorted(self.per_cpu.items()) if any(n for *_, n in s)]
+        if len(busy) != 1:
+            yield from self
+            return
+        cpu, slices = busy[0]
+        f = KpFormat()
+        f.cnt = f.seqmax = f.outcap = 1 << 62
+        for page, off, ts, end, _n in slices:
+            data = page.data
+            while off < end:
+                f.off, f.end, f.ts, f.used = off, end, ts, 0
+                text = format_mmio(data, f)
+                if f.events:
+                    yield text
+                    off, ts = f.off, f.ts
+                    continue
+                eo, nxt, ts = _event_at(data, off, ts)
+                yield _materialize(page, eo, nxt, ts, cpu)
+                off = nxt
 
 
 class Reader:
@@ -323,6 +493,19 @@ class Reader:
     def take(self) -> tuple[int, Entry, int] | None:
         """Peek and consume in one step."""
         return self.buffer._take(self.cpus)
+
+    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int]:
+        """mmiotrace lines formatted straight from the pages and consumed
+        (see _CpuBuffer.format_lines): only while one of this reader's CPUs
+        has data, so that no merge is needed. ``([], used)`` when the next
+        entry needs :meth:`peek`."""
+        buffer = self.buffer
+        buffer.sync()
+        with buffer._lock:
+            busy = [c for c in self.cpus if buffer._cpus[c].entries]
+            if len(busy) != 1:
+                return [], used
+            return buffer._cpus[busy[0]].format_lines(used, cnt, seqmax)
 
     def empty(self) -> bool:
         return self.buffer.empty(self.cpus)
@@ -398,16 +581,8 @@ class RingBuffer:
             if cb.disabled:
                 return False
             entry.cpu = cpu
-            ts = entry.ts = self.clock()
-            page = cb.tail
-            size = entry.size
-            if page is not None and page.used + size <= self.subbuf_data and ts - cb.last_ts < TIME_DELTA_LIMIT:
-                page.entries.append(entry)
-                page.used += size
-                cb.entries += 1
-                cb.bytes += size
-                cb.last_ts = ts
-            elif not cb.write(entry, self.overwrite, self.subbuf_data):
+            entry.ts = self.clock()
+            if not cb.write(entry, self.overwrite, self.subbuf_data):
                 return False
             if self._waiters:
                 self._cond.notify_all()
@@ -433,28 +608,33 @@ class RingBuffer:
             data = self.subbuf_data
             stored = 0
             last_ts = cb.last_ts
-            page = cb.tail
             for entry in entries:
                 entry.cpu = cpu
                 if not stamped:
-                    ts = entry.ts = clock()
-                else:
-                    ts = entry.ts
-                    if ts < last_ts:
-                        ts = entry.ts = last_ts
-                size = entry.size
-                # commit's inline case: fits on the page being written, no time extend.
-                if page is not None and page.used + size <= data and ts - last_ts < TIME_DELTA_LIMIT:
-                    page.entries.append(entry)
-                    page.used += size
-                    cb.entries += 1
-                    cb.bytes += size
-                    cb.last_ts = last_ts = ts
-                    stored += 1
-                elif cb.write(entry, overwrite, data):
+                    entry.ts = clock()
+                elif entry.ts < last_ts:
+                    entry.ts = last_ts
+                if cb.write(entry, overwrite, data):
                     stored += 1
                     last_ts = cb.last_ts
-                    page = cb.tail
+            if stored and self._waiters:
+                self._cond.notify_all()
+            return stored
+
+    def commit_records(self, raw: bytes, n: int, cpu: int = 0, offset: int = 0, pid: int = 0) -> int:
+        """Store ``n`` engine records (rbnative.RECORD: machine-clock ts,
+        phys, value, pc, map id, opcode, width) as mmiotrace_rw events on
+        ``cpu``, stamped ts + ``offset`` (never earlier than what the CPU
+        holds); how many were stored. Written into the pages in C
+        (rbpage.c) or by the Python loop that gives the same bytes. The
+        feeder's way in: it does not call the feeder."""
+        with self._lock:
+            if not self.record_on or self._record_disabled:
+                return 0
+            cb = self._cpus[cpu]
+            if cb.disabled:
+                return 0
+            stored = cb.write_records(raw, n, offset, pid, self.overwrite, self.subbuf_data)
             if stored and self._waiters:
                 self._cond.notify_all()
             return stored

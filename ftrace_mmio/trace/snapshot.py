@@ -59,6 +59,18 @@ class TraceText:
 
     def chunks(self, batch: int = 256) -> Iterator[bytes]:
         """The text as bytes, a batch of lines at a time."""
+        if getattr(self.tracer, "binary_lines", False):
+            # mmiotrace: its lines come formatted from the binary pages.
+            yield encode(self.header())
+            tracer = self.tracer
+            for block in self.snapshot.blocks():
+                if isinstance(block, bytes):
+                    yield block
+                else:
+                    text = tracer.print_line(block)
+                    if text:
+                        yield encode(text)
+            return
         pending: list[str] = []
         for line in self.lines():
             pending.append(line)

@@ -1,0 +1,206 @@
+"""rbpage.c loaded with ctypes, and the pure-Python loops that give the same bytes.
+
+Two loops dominate a traced run once records are binary: writing the
+engines' records into pages, and turning mmiotrace events back into text.
+Both exist twice: in C (rbpage.c, compiled with the gcc that compiles
+drivers, cached beside kmmio_step.c's library) and here in Python, used
+when the C library is unavailable (no gcc, ``FTRACE_MMIO_NATIVE=0``).
+tests/test_trace_page.py runs both on the same input and compares bytes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .page import TS_MASK, TS_SHIFT, TYPE_TIME_EXTEND, TYPE_TIME_STAMP
+
+SOURCE = Path(__file__).with_name("rbpage.c")
+CFLAGS = ("-O2", "-shared", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Werror")
+
+RECORD = struct.Struct("<7Q")   # the engines' record: ts, phys, value, pc, map_id, opcode, width
+_U32 = struct.Struct("<I")
+_EXTEND = struct.Struct("<II")
+_RW_EVENT = struct.Struct("<IHBBiQQQiBB2x")  # header word + mmiotrace_rw record: 44 bytes
+RW_EVENT_SIZE = _RW_EVENT.size
+RW_FLAGS, RW_PREEMPT = 0x6D, 3
+M64 = (1 << 64) - 1
+
+
+class KpWrite(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in ("used", "cap", "last_ts", "count", "page_ts", "bytes")]
+
+
+class KpFormat(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in ("off", "end", "ts", "events", "used", "cnt", "seqmax", "outcap")]
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """rbpage.c compiled (once per source and gcc) and loaded; None if it cannot be."""
+    if os.environ.get("FTRACE_MMIO_NATIVE", "1") == "0":
+        return None
+    try:
+        from ..kernel.module import gcc_identity
+        from ..mmiotrace.native import _cache_dir
+
+        ident = gcc_identity()
+        cache = _cache_dir()
+    except Exception:  # noqa: BLE001 - any failure means "the Python loops"
+        return None
+    source = SOURCE.read_bytes()
+    key = hashlib.sha256("\0".join([ident, *CFLAGS]).encode() + b"\0" + source).hexdigest()[:24]
+    lib = cache / f"rbpage-{key}.so"
+    if not lib.is_file():
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".rbpage-", suffix=".so")
+        os.close(fd)
+        try:
+            cc = subprocess.run(["gcc", *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
+                                env={**os.environ, "LC_ALL": "C"})
+            if cc.returncode:
+                return None
+            os.replace(tmp, lib)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    try:
+        dll = ctypes.CDLL(str(lib))
+    except OSError:
+        return None
+    dll.kp_write_rw.argtypes = (ctypes.c_void_p, ctypes.POINTER(KpWrite), ctypes.c_char_p, ctypes.c_long,
+                                ctypes.c_int64, ctypes.c_int32)
+    dll.kp_write_rw.restype = ctypes.c_long
+    dll.kp_format_mmio.argtypes = (ctypes.c_void_p, ctypes.POINTER(KpFormat), ctypes.c_void_p)
+    dll.kp_format_mmio.restype = ctypes.c_long
+    return dll
+
+
+def _addr(buf: bytearray) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+def write_rw(data: bytearray, w: KpWrite, raw: bytes, first: int, n: int, offset: int, pid: int,
+             native: bool = True) -> int:
+    """Write records ``first .. first+n`` of ``raw`` (RECORD each) into the
+    page data ``data`` at ``w.used`` as mmiotrace_rw events, as many as fit
+    in ``w.cap``; returns how many. ``w`` is updated (used, last_ts, count,
+    page_ts when the first goes on the page, bytes written)."""
+    lib = library() if native else None
+    if lib is not None:
+        view = raw[first * RECORD.size:(first + n) * RECORD.size] if first else raw
+        return lib.kp_write_rw(_addr(data), ctypes.byref(w), view, n, offset, pid)
+    used, cap, last, count = w.used, w.cap, w.last_ts, w.count
+    start = used
+    done = 0
+    for ts, phys, value, pc, map_id, opcode, width in RECORD.iter_unpack(
+            raw[first * RECORD.size:(first + n) * RECORD.size]):
+        ts = (ts + offset) & M64
+        if ts < last:
+            ts = last
+        delta = ts - last if count else 0
+        need = RW_EVENT_SIZE + (8 if delta > TS_MASK else 0)
+        if used + need > cap:
+            break
+        if delta > TS_MASK:
+            _EXTEND.pack_into(data, used, TYPE_TIME_EXTEND | (delta & TS_MASK) << 5, delta >> TS_SHIFT)
+            used += 8
+            delta = 0
+        if not count:
+            w.page_ts = ts
+        _RW_EVENT.pack_into(data, used, 10 | delta << 5, 7, RW_FLAGS, RW_PREEMPT, pid, phys, value, pc,
+                            _s32(map_id), opcode & 0xFF, width & 0xFF)
+        used += RW_EVENT_SIZE
+        last = ts
+        count += 1
+        done += 1
+    w.bytes = used - start
+    w.used, w.last_ts, w.count = used, last, count
+    return done
+
+
+# -- formatting ---------------------------------------------------------------------
+
+_OUT = 1 << 17
+
+
+def format_mmio(data: bytearray, f: KpFormat, native: bool = True) -> bytes:
+    """mmiotrace lines for the events of ``data[f.off:f.end]`` (kp_format_mmio)."""
+    lib = library() if native else None
+    if lib is not None:
+        out = ctypes.create_string_buffer(min(f.outcap, _OUT) + 256)
+        f.outcap = min(f.outcap, _OUT)
+        n = lib.kp_format_mmio(_addr(data), ctypes.byref(f), out)
+        return out.raw[:n]
+    return _format_mmio_py(data, f)
+
+
+def _format_mmio_py(data: bytearray, f: KpFormat) -> bytes:
+    from ..mmiotrace import lines
+
+    off, ts, end = f.off, f.ts, f.end
+    used, cnt, seqmax, outcap = f.used, f.cnt, f.seqmax, min(f.outcap, _OUT)
+    out: list[bytes] = []
+    size = 0
+    events = 0
+    u32 = _U32.unpack_from
+    while off + 4 <= end and used < cnt:
+        word = u32(data, off)[0]
+        type_len = word & 31
+        t, at = ts, off
+        if type_len in (TYPE_TIME_EXTEND, TYPE_TIME_STAMP):
+            high = u32(data, off + 4)[0] << TS_SHIFT
+            t = (t if type_len == TYPE_TIME_EXTEND else 0) + ((word >> 5) | high)
+            at += 8
+            if at + 4 > end:
+                break
+            word = u32(data, at)[0]
+            type_len = word & 31
+        if type_len == 0 or type_len > 28 or type_len * 4 < 40:
+            break
+        etype = data[at + 4] | data[at + 5] << 8
+        if etype not in (7, 8):
+            break
+        t += word >> 5
+        us = lines.ns_to_us(t)
+        phys, v2, v3 = struct.unpack_from("<QQQ", data, at + 12)
+        map_id = struct.unpack_from("<i", data, at + 36)[0]
+        op = data[at + 40]
+        if etype == 7:
+            if op == 1 or op == 2:
+                text = lines.rw_line("R" if op == 1 else "W", data[at + 41], us, map_id, phys, v2, v3)
+            elif op == 5:
+                text = lines.unknown_line(us, map_id, phys, (v2 >> 16, v2 >> 8, v2), v3)
+            else:
+                text = "rw what?\n"
+        else:
+            if op == 3:
+                text = lines.map_line(us, map_id, phys, v2, v3)
+            elif op == 4:
+                text = lines.unmap_line(us, map_id)
+            else:
+                text = "map what?\n"
+        b = text.encode()
+        if used + len(b) >= seqmax or size + len(b) > outcap:
+            break
+        out.append(b)
+        size += len(b)
+        used += len(b)
+        off = at + 4 + type_len * 4
+        ts = t
+        events += 1
+    f.off, f.ts, f.events, f.used = off, ts, events, used
+    return b"".join(out)
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
