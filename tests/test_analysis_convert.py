@@ -108,3 +108,9 @@ def test_convert_errors_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and b"no such file" in missing.stderr
     unwritable = cli("convert", str(GOLDEN / "nvlike.det.mmiotrace"), "-o", str(tmp_path / "no" / "x.parquet"))
     assert unwritable.returncode == 2 and b"cannot write" in unwritable.stderr
+
+
+def test_convert_has_help_with_an_example() -> None:
+    result = cli("convert", "--help")
+    assert result.returncode == 0
+    assert b"ftrace-mmio convert " in result.stdout[result.stdout.index(b"examples:"):]
