@@ -78,12 +78,14 @@ SHIM_SOURCE = r"""
  *    untouched.
  * 2. splice() out of our FUSE files. The kernel serves splice on a FUSE file
  *    from the page cache, which the daemon refuses (EINVAL: it would cache
- *    one open's contents for everybody); trace-cmd splices trace_pipe_raw
- *    into a pipe and treats EINVAL as fatal. For exactly that case (source
- *    on a FUSE filesystem, no offset, destination a pipe) the bytes are
- *    moved with read() + write(), which the daemon serves: one page of
+ *    one open's contents for everybody; after a short read the kernel may
+ *    even answer 0, "end of file"); trace-cmd splices trace_pipe_raw into a
+ *    pipe and treats EINVAL as fatal. For exactly that case (source on a
+ *    FUSE filesystem, no offsets, destination a pipe) the bytes are moved
+ *    with read() + write(), which the daemon serves: one page of
  *    trace_pipe_raw per call, blocking as splice would (SPLICE_F_NONBLOCK
- *    is honoured with a poll first). Everything else goes to libc. */
+ *    is honoured with a poll first). For a stream without offsets that is
+ *    what splice means. Everything else goes to libc. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -123,14 +125,12 @@ ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t le
 
 	if (!real)
 		real = (ftrace_mmio_splice_fn)dlsym(RTLD_NEXT, "splice");
-	n = real(fd_in, off_in, fd_out, off_out, len, flags);
-	if (n >= 0 || errno != EINVAL || off_in || off_out)
-		return n;
 	saved = errno;
-	if (fstatfs(fd_in, &sfs) != 0 || (unsigned long)sfs.f_type != FTRACE_MMIO_FUSE_MAGIC ||
+	if (off_in || off_out || fstatfs(fd_in, &sfs) != 0 ||
+	    (unsigned long)sfs.f_type != FTRACE_MMIO_FUSE_MAGIC ||
 	    fstat(fd_out, &st) != 0 || !S_ISFIFO(st.st_mode)) {
 		errno = saved;
-		return -1;
+		return real(fd_in, off_in, fd_out, off_out, len, flags);
 	}
 	if (flags & SPLICE_F_NONBLOCK) {
 		struct pollfd pfd = { .fd = fd_in, .events = POLLIN };
