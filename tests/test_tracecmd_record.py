@@ -66,6 +66,19 @@ def report(dat: Path, *args: str) -> list[str]:
     return result.stdout.splitlines()
 
 
+def host_tracefs_lines() -> list[str]:
+    return [line for line in Path("/proc/self/mounts").read_text().splitlines() if line.split()[2:3] == ["tracefs"]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_unchanged() -> Iterator[None]:
+    """trace-cmd runs only inside exec's namespace; `report` reads files only. Had
+    anything here reached libtracefs outside, it would have mounted the real tracefs."""
+    before = host_tracefs_lines()
+    yield
+    assert host_tracefs_lines() == before, "a real tracefs was mounted (or unmounted) on the host"
+
+
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("tracecmd")
