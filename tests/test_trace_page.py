@@ -195,3 +195,92 @@ def test_time_extend_counts_the_same_in_stats_and_page() -> None:
     assert pg.page_header(raw).commit == 44 + 4 * 52
     assert [e.ts for e in pg.decode_page(raw)] == [1000 + n * (1 << 28) for n in range(5)]
     assert buf.stats(0).bytes == 0
+
+
+# -- rbpage.c against its pure-Python twin -------------------------------------------------
+
+from ftrace_mmio.trace import rbnative  # noqa: E402
+
+
+def engine_records(count: int, seed: int = 1) -> bytes:
+    import random
+
+    rnd = random.Random(seed)
+    ts = 5_000_000_000
+    out = []
+    for i in range(count):
+        # mostly close together, sometimes a gap that needs a time extend, sometimes backwards
+        ts += rnd.choice([100, 250, 1000, (1 << 27) + 17, 3 << 30, -50])
+        out.append(rbnative.RECORD.pack(ts, 0xFD000000 + rnd.randrange(0, 0x4000, 4), rnd.getrandbits(64),
+                                        rnd.getrandbits(64), rnd.choice([1, 2, 0xFFFFFFFF]),
+                                        rnd.choice([1, 2, 5, 9]), rnd.choice([1, 2, 4, 8])))
+    return b"".join(out)
+
+
+def fill_pages(raw: bytes, native: bool, offset: int = 12345) -> list[tuple[bytes, int, int, int]]:
+    n = len(raw) // rbnative.RECORD.size
+    pages = []
+    i = 0
+    last = 0
+    while i < n:
+        data = bytearray(pg.PAGE_DATA)
+        w = rbnative.KpWrite()
+        w.cap, w.last_ts = pg.PAGE_DATA, last
+        k = rbnative.write_rw(data, w, raw, i, n - i, offset, 77, native=native)
+        assert k > 0
+        i += k
+        last = w.last_ts
+        pages.append((bytes(data), w.used, w.page_ts, w.count))
+    return pages
+
+
+@pytest.mark.skipif(rbnative.library() is None, reason="no C compiler: only the Python loops exist")
+def test_c_and_python_write_the_same_pages() -> None:
+    raw = engine_records(700)
+    assert fill_pages(raw, True) == fill_pages(raw, False)
+
+
+@pytest.mark.skipif(rbnative.library() is None, reason="no C compiler: only the Python loops exist")
+@pytest.mark.parametrize("cnt", [1, 100, 8155, 1 << 20])
+def test_c_and_python_format_the_same_lines(cnt: int) -> None:
+    raw = engine_records(400, seed=cnt)
+    for data, used, page_ts, _count in fill_pages(raw, True):
+        # a MAP and an UNMAP written by the Python path, and a marker that stops the formatter
+        buf = bytearray(data) + bytes(300)
+        off = used
+        for rec in (pg.map_record(0, 0xFD000000, 0xFFFFC90000000000, 0x1000, 1, 3),
+                    pg.map_record(0, 0, 0xFFFFC90000000000, 0, -1, 4),
+                    pg.print_record(1, 0, b"mark\n", 0)):
+            off = pg.write_event(buf, off, 5, rec)
+        results = []
+        for native in (True, False):
+            f = rbnative.KpFormat()
+            f.off, f.end, f.ts, f.used, f.cnt, f.seqmax, f.outcap = 0, off, page_ts, 0, cnt, 8156, cnt
+            text = rbnative.format_mmio(buf, f, native=native)
+            results.append((text, f.off, f.ts, f.events, f.used))
+        assert results[0] == results[1]
+        text = results[0][0]
+        assert text.count(b"\n") == results[0][3]
+        if cnt >= 8155:
+            assert b"MAP " in text or results[0][4] + 100 >= 8156
+
+
+def test_formatted_lines_match_the_tracers_own() -> None:
+    from ftrace_mmio.mmiotrace.tracer import MmiotraceTracer
+
+    raw = engine_records(200, seed=7)
+    (data, used, page_ts, count), *_ = fill_pages(raw, rbnative.library() is not None)
+    f = rbnative.KpFormat()
+    f.off, f.end, f.ts, f.used, f.cnt, f.seqmax, f.outcap = 0, used, page_ts, 0, 1 << 30, 1 << 30, 1 << 30
+    text = rbnative.format_mmio(bytearray(data), f)
+    page = bytearray(16) + bytearray(data)
+    struct.pack_into("<QQ", page, 0, page_ts, used)
+    from ftrace_mmio.trace.entries import DECODERS
+
+    tracer = MmiotraceTracer.__new__(MmiotraceTracer)
+    expect = []
+    for ev in pg.decode_page(bytes(page)):
+        entry = DECODERS[ev.type](ev.data, 44, ev.ts)
+        expect.append(tracer.print_line(entry))
+    assert text.decode() == "".join(expect)
+    assert f.events == count

@@ -33,6 +33,8 @@ from ..trace.entries import (
 )
 from ..trace import page
 from ..trace.rbnative import RECORD as _RECORD
+
+_pack_record = _RECORD.pack
 from ..trace.tracer import Tracer, register_tracer
 from . import lines
 from .mmio_mod import (
@@ -200,7 +202,7 @@ class MmiotraceTracer(Tracer):
         self._feed_clock = ""
         # trace_rw_later's records waiting for a batch (appended on the CPU
         # thread, taken by whichever thread hands them over).
-        self._later: deque[tuple[int, ...]] = deque()
+        self._later: deque[bytes] = deque()
         self._later_lock = threading.Lock()
         self._later_now = True
         self._batching = False
@@ -344,7 +346,9 @@ class MmiotraceTracer(Tracer):
             self.trace_rw(opcode, width, phys, value, pc, map_id)
             return
         later = self._later
-        later.append((self._time_base.ns, phys, value, pc, map_id, opcode, width))
+        # Packed now (rbnative.RECORD, as the C path makes them): the batch
+        # goes into the pages with one join and one C call.
+        later.append(_pack_record(self._time_base.ns, phys, value, pc, map_id, opcode, width))
         if len(later) >= LATER_BATCH:
             self._drain_later()
 
@@ -353,7 +357,7 @@ class MmiotraceTracer(Tracer):
             later = self._later
             n = len(later)
             if n:
-                self.commit_native([later.popleft() for _ in range(n)], 0)
+                self.commit_native(b"".join([later.popleft() for _ in range(n)]), 0)
 
     def trace_map(self, opcode: int, phys: int, virt: int, length: int, map_id: int) -> None:
         entry = MmioMapEntry(MAP_EVENT_SIZE, 0, NO_FLAGS, 0, 0, phys, virt, length, map_id, opcode)

@@ -17,6 +17,7 @@ import os
 import struct
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from .page import TS_MASK, TS_SHIFT, TYPE_TIME_EXTEND, TYPE_TIME_STAMP
@@ -136,11 +137,17 @@ def format_mmio(data: bytearray, f: KpFormat, native: bool = True) -> bytes:
     """mmiotrace lines for the events of ``data[f.off:f.end]`` (kp_format_mmio)."""
     lib = library() if native else None
     if lib is not None:
-        out = ctypes.create_string_buffer(min(f.outcap, _OUT) + 256)
+        out = getattr(_tls, "out", None)
+        if out is None:
+            out = _tls.out = ctypes.create_string_buffer(_OUT + 256)
         f.outcap = min(f.outcap, _OUT)
         n = lib.kp_format_mmio(_addr(data), ctypes.byref(f), out)
-        return out.raw[:n]
+        return ctypes.string_at(out, n)
     return _format_mmio_py(data, f)
+
+
+# One output buffer per thread: allocating (and zeroing) it per call would cost more than the formatting.
+_tls = threading.local()
 
 
 def _format_mmio_py(data: bytearray, f: KpFormat) -> bytes:
