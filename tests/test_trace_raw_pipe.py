@@ -189,3 +189,23 @@ def test_trace_marker_raw_mode_and_markers_option(tree: Tree) -> None:
     tree.echo("options/markers", b"0")
     with raises_errno(errno.EINVAL):
         raw_marker(tree, b"\0\0\0\0")
+
+
+def test_through_the_pyfakefs_fixture(tracefs) -> None:
+    """The same files through the ``tracefs`` fixture: pages, formats, raw markers."""
+    tracefs.array.marker_cpu = 0
+    with open("/sys/kernel/tracing/trace_marker", "w") as f:
+        f.write("hello\n")
+    with open("/sys/kernel/tracing/trace_marker_raw", "wb") as f:
+        f.write(b"\x01\x00\x00\x00ab")
+    fd = os.open("/sys/kernel/tracing/per_cpu/cpu0/trace_pipe_raw", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        events = decode_page(os.read(fd, PAGE))
+        with pytest.raises(BlockingIOError):
+            os.read(fd, PAGE)
+    finally:
+        os.close(fd)
+    assert [e.type for e in events] == [TRACE_PRINT, 18]
+    assert events[0].fields["buf"] == b"hello\n" and events[1].data[8:14] == b"\x01\x00\x00\x00ab"
+    with open("/sys/kernel/tracing/events/ftrace/print/format") as f:
+        assert f.read().startswith("name: print\nID: 5\nformat:\n")
