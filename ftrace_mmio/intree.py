@@ -79,9 +79,8 @@ DRIVERS: dict[str, IntreeDriver] = {
         machine_file="pvpanic.toml",
         description="QEMU's pvpanic-pci (1b36:0011): probe"),
     "8139cp": IntreeDriver(
-        "8139cp", ("drivers/net/ethernet/realtek/8139cp.c",),
-        headers=("drivers/net/mii.c",),
-        machine_file="8139cp.toml",
+        "8139cp", ("drivers/net/mii.c", "drivers/net/ethernet/realtek/8139cp.c"),
+        machine_file="rtl8139.toml",
         description="RTL8139C+ (10ec:8139): probe (the EEPROM holds the MAC address)"),
 }
 

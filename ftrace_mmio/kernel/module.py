@@ -69,6 +69,8 @@ CFLAGS: tuple[str, ...] = (
     "-fno-unwind-tables", "-fno-common", "-fno-strict-aliasing", "-fno-delete-null-pointer-checks",
     "-fno-stack-clash-protection", "-Wall", "-Werror=implicit-function-declaration",
     "-Werror=implicit-int", "-Werror=return-type", "-D__KERNEL__", "-DMODULE",
+    # kbuild's: in-tree code passes char * where u8 * is expected (sa_data).
+    "-Wno-pointer-sign",
 )
 
 # x86-64 relocation types (the ones gcc emits for the kernel code model).

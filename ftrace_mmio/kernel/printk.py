@@ -144,6 +144,22 @@ class PrintfFormatter:
             except MemoryFault:
                 return _pad(b"(efault)", width, flags)
             return _pad(f"0x{value:016x}".encode(), width, flags)
+        if kind in ("M", "m"):
+            # %pM: a 6-byte MAC address "52:54:00:12:34:56"; %pm without
+            # separators; R reversed, F with hyphens.
+            if ptr == 0:
+                return _pad(b"(null)", width, flags)
+            try:
+                raw = self._read_u64(ptr).to_bytes(8, "little")[:6]
+            except MemoryFault:
+                try:                                    # the last bytes of a mapping
+                    raw = self._read_u64(ptr - 2).to_bytes(8, "little")[2:]
+                except MemoryFault:
+                    return _pad(b"(efault)", width, flags)
+            if "R" in ext[1:3]:
+                raw = raw[::-1]
+            sep = "" if kind == "m" else "-" if "F" in ext[1:3] else ":"
+            return _pad(sep.join(f"{b:02x}" for b in raw).encode(), width, flags)
         if kind == "x":
             return _pad(f"{ptr:016x}".encode(), width, "0" if width < 0 else flags)
         if ptr == 0:

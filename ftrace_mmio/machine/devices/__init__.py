@@ -21,6 +21,7 @@ from .edu import Edu
 from .i6300esb import I6300Esb
 from .nvlike import NvLike
 from .pvpanic import Pvpanic
+from .rtl8139 import Rtl8139
 from .testmmio import TestMmio
 from .uart16550 import Uart16550
 
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 BUILTIN_MODELS: Mapping[str, type[DeviceModel]] = MappingProxyType(
-    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu, Pvpanic, I6300Esb)})
+    {cls.name: cls for cls in (TestMmio, NvLike, Uart16550, Edu, Pvpanic, I6300Esb, Rtl8139)})
 
 
 class ModelLoadError(Exception):

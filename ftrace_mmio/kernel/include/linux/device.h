@@ -229,4 +229,8 @@ static void __exit __driver##_exit(void) \
 } \
 module_exit(__driver##_exit);
 
+
+/* Wake-up capability (no power management here: linux/pm_wakeup.h). */
+#include <linux/pm_wakeup.h>
+
 #endif

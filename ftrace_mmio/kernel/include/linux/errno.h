@@ -39,6 +39,17 @@
 #define EPROTO 71
 #define EOVERFLOW 75
 #define EOPNOTSUPP 95
+/* networking */
+#define EMSGSIZE 90
+#define EPROTONOSUPPORT 93
+#define EAFNOSUPPORT 97
+#define EADDRINUSE 98
+#define EADDRNOTAVAIL 99
+#define ENETDOWN 100
+#define ENETUNREACH 101
+#define ECONNRESET 104
+#define ENOBUFS 105
+#define ENOTCONN 107
 #define ETIMEDOUT 110
 #define EALREADY 114
 #define EINPROGRESS 115

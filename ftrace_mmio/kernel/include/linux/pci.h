@@ -321,4 +321,28 @@ void pci_disable_msix(struct pci_dev *dev);
 void pci_intx(struct pci_dev *dev, int enable);
 int pci_find_capability(struct pci_dev *dev, int cap);
 
+/* Memory-write-invalidate and power states (kernel/core/pci-pm.c).  MWI
+ * programs the cache line size and sets the command bit as the kernel
+ * does; devices without a power-management capability (no PCI PM here)
+ * stay in D0: pci_set_power_state and pci_enable_wake change nothing. */
+#ifndef PCI_COMMAND_INVALIDATE
+#define  PCI_COMMAND_INVALIDATE 0x10
+#endif
+typedef int pci_power_t;
+#define PCI_D0		((pci_power_t)0)
+#define PCI_D1		((pci_power_t)1)
+#define PCI_D2		((pci_power_t)2)
+#define PCI_D3hot	((pci_power_t)3)
+#define PCI_D3cold	((pci_power_t)4)
+#define PCI_UNKNOWN	((pci_power_t)5)
+#define PCI_POWER_ERROR	((pci_power_t)-1)
+int pci_set_mwi(struct pci_dev *dev);
+int pcim_set_mwi(struct pci_dev *dev);
+int pci_try_set_mwi(struct pci_dev *dev);
+void pci_clear_mwi(struct pci_dev *dev);
+int pci_set_cacheline_size(struct pci_dev *dev);
+int pci_set_power_state(struct pci_dev *dev, pci_power_t state);
+int pci_enable_wake(struct pci_dev *dev, pci_power_t state, bool enable);
+int pci_wake_from_d3(struct pci_dev *dev, bool enable);
+
 #endif

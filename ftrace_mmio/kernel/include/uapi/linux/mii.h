@@ -1,0 +1,144 @@
+/* MII (IEEE 802.3 clause 22 and 40) PHY registers and their bits, and the
+ * ioctls that reach them.  Values are the standard's. */
+#ifndef _UAPI__LINUX_MII_H__
+#define _UAPI__LINUX_MII_H__
+
+#include <linux/types.h>
+
+/* Generic MII registers. */
+#define MII_BMCR		0x00	/* basic mode control */
+#define MII_BMSR		0x01	/* basic mode status */
+#define MII_PHYSID1		0x02
+#define MII_PHYSID2		0x03
+#define MII_ADVERTISE		0x04	/* autonegotiation advertisement */
+#define MII_LPA			0x05	/* link partner ability */
+#define MII_EXPANSION		0x06
+#define MII_CTRL1000		0x09	/* 1000BASE-T control */
+#define MII_STAT1000		0x0a	/* 1000BASE-T status */
+#define MII_MMD_CTRL		0x0d
+#define MII_MMD_DATA		0x0e
+#define MII_ESTATUS		0x0f	/* extended status */
+#define MII_DCOUNTER		0x12
+#define MII_FCSCOUNTER		0x13
+#define MII_NWAYTEST		0x14
+#define MII_RERRCOUNTER		0x15
+#define MII_SREVISION		0x16
+#define MII_RESV1		0x17
+#define MII_LBRERROR		0x18
+#define MII_PHYADDR		0x19
+#define MII_RESV2		0x1a
+#define MII_TPISTATUS		0x1b
+#define MII_NCONFIG		0x1c
+
+/* BMCR */
+#define BMCR_RESV		0x003f
+#define BMCR_SPEED1000		0x0040
+#define BMCR_CTST		0x0080
+#define BMCR_FULLDPLX		0x0100
+#define BMCR_ANRESTART		0x0200
+#define BMCR_ISOLATE		0x0400
+#define BMCR_PDOWN		0x0800
+#define BMCR_ANENABLE		0x1000
+#define BMCR_SPEED100		0x2000
+#define BMCR_LOOPBACK		0x4000
+#define BMCR_RESET		0x8000
+#define BMCR_SPEED10		0x0000
+
+/* BMSR */
+#define BMSR_ERCAP		0x0001
+#define BMSR_JCD		0x0002
+#define BMSR_LSTATUS		0x0004
+#define BMSR_ANEGCAPABLE	0x0008
+#define BMSR_RFAULT		0x0010
+#define BMSR_ANEGCOMPLETE	0x0020
+#define BMSR_RESV		0x00c0
+#define BMSR_ESTATEN		0x0100
+#define BMSR_100HALF2		0x0200
+#define BMSR_100FULL2		0x0400
+#define BMSR_10HALF		0x0800
+#define BMSR_10FULL		0x1000
+#define BMSR_100HALF		0x2000
+#define BMSR_100FULL		0x4000
+#define BMSR_100BASE4		0x8000
+
+/* Advertisement */
+#define ADVERTISE_SLCT		0x001f
+#define ADVERTISE_CSMA		0x0001
+#define ADVERTISE_10HALF	0x0020
+#define ADVERTISE_1000XFULL	0x0020
+#define ADVERTISE_10FULL	0x0040
+#define ADVERTISE_1000XHALF	0x0040
+#define ADVERTISE_100HALF	0x0080
+#define ADVERTISE_1000XPAUSE	0x0080
+#define ADVERTISE_100FULL	0x0100
+#define ADVERTISE_1000XPSE_ASYM	0x0100
+#define ADVERTISE_100BASE4	0x0200
+#define ADVERTISE_PAUSE_CAP	0x0400
+#define ADVERTISE_PAUSE_ASYM	0x0800
+#define ADVERTISE_RESV		0x1000
+#define ADVERTISE_RFAULT	0x2000
+#define ADVERTISE_LPACK		0x4000
+#define ADVERTISE_NPAGE		0x8000
+
+#define ADVERTISE_FULL		(ADVERTISE_100FULL | ADVERTISE_10FULL | ADVERTISE_CSMA)
+#define ADVERTISE_ALL		(ADVERTISE_10HALF | ADVERTISE_10FULL | \
+				 ADVERTISE_100HALF | ADVERTISE_100FULL)
+
+/* Link partner ability */
+#define LPA_SLCT		0x001f
+#define LPA_10HALF		0x0020
+#define LPA_1000XFULL		0x0020
+#define LPA_10FULL		0x0040
+#define LPA_1000XHALF		0x0040
+#define LPA_100HALF		0x0080
+#define LPA_1000XPAUSE		0x0080
+#define LPA_100FULL		0x0100
+#define LPA_1000XPAUSE_ASYM	0x0100
+#define LPA_100BASE4		0x0200
+#define LPA_PAUSE_CAP		0x0400
+#define LPA_PAUSE_ASYM		0x0800
+#define LPA_RESV		0x1000
+#define LPA_RFAULT		0x2000
+#define LPA_LPACK		0x4000
+#define LPA_NPAGE		0x8000
+
+#define LPA_DUPLEX		(LPA_10FULL | LPA_100FULL)
+#define LPA_100			(LPA_100FULL | LPA_100HALF | LPA_100BASE4)
+
+/* Expansion */
+#define EXPANSION_NWAY		0x0001
+#define EXPANSION_LCWP		0x0002
+#define EXPANSION_ENABLENPAGE	0x0004
+#define EXPANSION_NPCAPABLE	0x0008
+#define EXPANSION_MFAULTS	0x0010
+#define EXPANSION_RESV		0xffe0
+
+#define ESTATUS_1000_XFULL	0x8000
+#define ESTATUS_1000_XHALF	0x4000
+#define ESTATUS_1000_TFULL	0x2000
+#define ESTATUS_1000_THALF	0x1000
+
+/* 1000BASE-T control and status */
+#define ADVERTISE_1000FULL	0x0200
+#define ADVERTISE_1000HALF	0x0100
+#define CTL1000_PREFER_MASTER	0x0400
+#define CTL1000_AS_MASTER	0x0800
+#define CTL1000_ENABLE_MASTER	0x1000
+
+#define LPA_1000MSFAIL		0x8000
+#define LPA_1000MSRES		0x4000
+#define LPA_1000LOCALRXOK	0x2000
+#define LPA_1000REMRXOK		0x1000
+#define LPA_1000FULL		0x0800
+#define LPA_1000HALF		0x0400
+
+/* Flow control directions (mii_advertise_flowctrl) */
+#define FLOW_CTRL_TX		0x01
+#define FLOW_CTRL_RX		0x02
+
+/* ioctls on a network interface that reach the PHY */
+#define SIOCGMIIPHY		0x8947
+#define SIOCGMIIREG		0x8948
+#define SIOCSMIIREG		0x8949
+
+#endif

@@ -1,0 +1,177 @@
+"""Linux 6.1's drivers/misc/pvpanic (pvpanic.c, its own module, then
+pvpanic-pci.c, which links against pvpanic's exports), unchanged, on the
+pvpanic model: they build, load in that order, the probe traces exactly as the
+real kernel's (tests/data/oracle/intree/pvpanic_pci/dump.txt after the
+oracle's normalisation), the sysfs attributes the driver declares work when
+called, and a panic reaches the device through the panic notifier chain.
+
+The sources come from Debian's linux-source-6.1 package, fetched once per
+machine by ftrace_mmio.intree (never committed).  Without them these tests
+skip on a developer's machine with the reason, and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from ftrace_mmio import intree
+from ftrace_mmio.kernel.module import ModuleError
+from ftrace_mmio.machine.config import load_machine_file
+from ftrace_mmio.machine.devices.pvpanic import PVPANIC_CRASH_LOADED, PVPANIC_PANICKED, Pvpanic
+from ftrace_mmio.trace.clock import TimeBase
+from machine_util import driver, make_machine
+
+pytestmark = pytest.mark.intree
+
+ROOT = Path(__file__).resolve().parent.parent
+ORACLE = ROOT / "tests" / "data" / "oracle" / "intree" / "pvpanic_pci"
+MACHINE_FILE = ROOT / "docs" / "examples" / "pvpanic.toml"
+SOURCES = ("drivers/misc/pvpanic/pvpanic.c", "drivers/misc/pvpanic/pvpanic-pci.c")
+EINVAL = 2**64 - errno.EINVAL          # a C long -EINVAL as machine.call returns it
+
+
+@pytest.fixture(scope="module")
+def sources() -> list[Path]:
+    try:
+        return [intree.source_path(rel) for rel in SOURCES]
+    except intree.IntreeError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"in-tree sources unavailable under CI: {exc}")
+        pytest.skip(f"in-tree sources unavailable: {exc}")
+
+
+@pytest.fixture
+def machine(sources, tmp_path_factory):
+    m = load_machine_file(MACHINE_FILE).build_machine(TimeBase(), cache_dir=tmp_path_factory.getbasetemp() / "mc")
+    try:
+        for path in sources:
+            info = m.insmod(path)
+            assert info.warnings == ""
+        yield m
+    finally:
+        m.close()
+
+
+def device(m) -> Pvpanic:
+    return m.pci_bus.get("00:02.0").model
+
+
+# ---- the reference ------------------------------------------------------------------------
+
+
+def test_oracle_data_is_one_read_of_the_events_register():
+    recs = intree.normalise((ORACLE / "dump.txt").read_text())
+    assert recs == [("MAP", 0x10), ("R", 1, 0, PVPANIC_PANICKED | PVPANIC_CRASH_LOADED), ("MARK", "X is up")]
+    assert (ORACLE / "deps.txt").read_text().split() == [
+        "kernel/drivers/misc/pvpanic/pvpanic.ko", "kernel/drivers/misc/pvpanic/pvpanic-pci.ko"]
+
+
+def test_build_and_trace_equals_the_real_kernel(sources):
+    run = intree.build_and_trace("pvpanic")
+    assert run.warnings == ""                      # unchanged sources, no warnings
+    same, report = intree.compare_dumps((ORACLE / "dump.txt").read_text(), run.dump)
+    assert same, report
+    # The PCIDEV line of the device is the real one, byte for byte.
+    real = next(l for l in (ORACLE / "dump.txt").read_text().splitlines() if "1b360011" in l)
+    assert real in run.dump.splitlines()
+
+
+# ---- the modules ----------------------------------------------------------------------------
+
+
+def test_pvpanic_pci_links_against_pvpanic(machine):
+    mods = {i.name: i for i in machine.lsmod()}
+    assert mods["pvpanic"].used_by == ["pvpanic_pci"]
+    ks = machine.run_on_cpu(lambda: machine.modules["pvpanic"].exports)
+    assert set(ks) == {"devm_pvpanic_probe", "pvpanic_dev_groups"} and all(k.gpl_only for k in ks.values())
+    with pytest.raises(ModuleError) as exc:
+        machine.rmmod("pvpanic")
+    assert exc.value.errno == errno.EWOULDBLOCK
+    assert [d["driver"] for d in machine.pci_devices()] == ["pvpanic-pci"]
+    machine.rmmod("pvpanic_pci")
+    machine.rmmod("pvpanic")
+    assert machine.lsmod() == []
+
+
+def test_panic_notifier_reports_the_panic_to_the_device(machine):
+    machine.insmod(driver("pvpanic_poke"))
+    dev = device(machine)
+    assert dev.events_written == []
+    assert machine.call("pvpanic_poke", "poke_panic_notifiers") == 0        # NOTIFY_DONE
+    assert dev.events_written == [PVPANIC_PANICKED] and dev.panicked and not dev.crash_loaded
+
+
+def test_sysfs_attributes_as_the_driver_declares_them(machine):
+    machine.insmod(driver("pvpanic_poke"))
+    call = lambda fn, *a: machine.call("pvpanic_poke", fn, *a)
+    assert call("poke_mode", 0) == 0o444 and call("poke_mode", 1) == 0o644
+    assert call("poke_show", 0) == 3 and call("poke_show", 1) == 3     # capability read from the device
+    assert call("poke_store", 4) == EINVAL                             # not a capability
+    assert call("poke_show", 1) == 3
+    assert call("poke_store", PVPANIC_CRASH_LOADED) == 2               # the count written ("2\n")
+    assert call("poke_show", 1) == PVPANIC_CRASH_LOADED
+    # A panic is PANICKED (no crash kernel here), which is now masked off.
+    call("poke_panic_notifiers")
+    assert device(machine).events_written == []
+    assert call("poke_store", 3) == 2
+    call("poke_panic_notifiers")
+    assert device(machine).events_written == [PVPANIC_PANICKED]
+
+
+def test_unloading_leaves_the_panic_chain_empty(machine):
+    machine.insmod(driver("notifier_test"))
+    assert machine.call("notifier_test", "nt_panic_chain_empty") == 0      # pvpanic is on it
+    machine.rmmod("pvpanic_pci")
+    machine.rmmod("pvpanic")
+    assert machine.call("notifier_test", "nt_panic_chain_empty") == 1
+
+
+# ---- the device model ------------------------------------------------------------------------
+
+
+def test_model_reads_the_supported_events_and_records_writes():
+    dev = Pvpanic()
+    region = dev.region(0)
+    assert region.read(0, 1) == 3 and region.read(1, 1) == 3
+    assert region.read(0, 2) == 0x0303            # two byte lanes, each the register
+    assert region.read(4, 1) == 0 and region.unknown[-1].offset == 4
+    region.write(0, 1, PVPANIC_CRASH_LOADED)
+    assert dev.crash_loaded and not dev.panicked
+    region.write(0, 1, 0x13)                      # an unknown bit: a guest error, once
+    assert dev.panicked and dev.guest_errors == ["unknown event 0x13"]
+    region.write(0, 1, 0x10)
+    assert len(dev.guest_errors) == 1
+    dev.reset()
+    assert dev.events_written == [] and not dev.panicked
+
+
+# ---- notifier chains (kernel/core/notifier.c) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plain_machine(tmp_path_factory):
+    m = make_machine(tmp_path_factory)
+    yield m
+    m.close()
+
+
+def test_notifier_chain_order_stop_and_self_removal(plain_machine):
+    m = plain_machine
+    m.insmod(driver("notifier_test"))
+    try:
+        # b and c (priority 10, in registration order), d (5), a (0); d removes itself.
+        assert m.call("notifier_test", "nt_run", 0) == 2341 * 100000 + 1     # last: a's NOTIFY_OK
+        assert m.call("notifier_test", "nt_run", 0) == 231 * 100000 + 1
+        assert m.call("notifier_test", "nt_run", 1) == 23 * 100000 + 0x8001  # c's NOTIFY_STOP
+        seq = m.dmesg()[-1].seq
+        assert m.call("notifier_test", "nt_register_twice") == 2**32 - errno.EEXIST
+        assert any("already registered" in r.text for r in m.dmesg(seq))
+        assert m.call("notifier_test", "nt_unregister_unknown") == 2**32 - errno.ENOENT
+        assert m.call("notifier_test", "nt_errno_round_trip", 2**32 - errno.EBUSY) == 2**32 - errno.EBUSY
+        assert m.call("notifier_test", "nt_panic_chain_empty") == 1
+    finally:
+        m.rmmod("notifier_test")
