@@ -134,3 +134,12 @@ def test_top_level_modes_as_the_kernels(tree: Tree) -> None:
     assert {"events", "trace_marker_raw", "printk_formats", "available_events", "saved_cmdlines",
             "per_cpu", "trace", "trace_pipe"} <= set(common)
     assert {name: ours[name] for name in common} == {name: ref[name] for name in common}
+
+
+def test_per_cpu_modes_as_the_kernels(tree: Tree) -> None:
+    ref = kernel_modes("ls-l-per_cpu-cpu0.txt")
+    cpu0 = tree.root.lookup("per_cpu/cpu0")
+    ours = {name: node.mode & 0o7777 for name, node in cpu0.children.items()}
+    # snapshot and snapshot_raw are absent: there is no snapshot buffer here.
+    assert set(ref) - set(ours) == {"snapshot", "snapshot_raw"}
+    assert {name: ours[name] for name in ours} == {name: ref[name] for name in ours}
