@@ -117,7 +117,7 @@ typedef ssize_t (*ftrace_mmio_splice_fn)(int, loff_t *, int, loff_t *, size_t, u
 ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len, unsigned int flags)
 {
 	static ftrace_mmio_splice_fn real;
-	static char buf[FTRACE_MMIO_SPLICE_MAX];
+	static __thread char buf[FTRACE_MMIO_SPLICE_MAX];
 	struct statfs sfs;
 	struct stat st;
 	ssize_t n, done;
@@ -142,6 +142,11 @@ ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t le
 	}
 	if (len > sizeof(buf))
 		len = sizeof(buf);
+	/* No more than the pipe holds, so that the write below cannot wait for a
+	 * reader (trace-cmd passes the pipe's size and drains it after each call). */
+	n = fcntl(fd_out, F_GETPIPE_SZ);
+	if (n > 0 && len > (size_t)n)
+		len = n;
 	n = read(fd_in, buf, len);
 	if (n <= 0)
 		return n;
