@@ -21,6 +21,7 @@ from fuse_util import cli, fresh_mount, needs_fuse, runtime_dir, wait_until  # n
 
 from ftrace_mmio import intree
 from ftrace_mmio.machine.devices.i6300esb import I6300Esb
+from ftrace_mmio.trace.clock import TimeBase
 
 pytestmark = pytest.mark.intree
 
@@ -90,7 +91,7 @@ def test_build_and_trace_equals_the_real_kernel(source):
 def esb_machine(source):
     from ftrace_mmio.machine.config import load_machine_file
 
-    machine = load_machine_file(str(MACHINE_FILE)).build_machine(None)
+    machine = load_machine_file(str(MACHINE_FILE)).build_machine(TimeBase())
     try:
         machine.insmod(source, ["nowayout=0"])
         yield machine
@@ -139,6 +140,26 @@ def test_close_without_v_leaves_it_running(esb_machine):
     assert not esb.enabled
 
 
+def test_unpinged_watchdog_resets_the_machine_on_the_machine_clock(esb_machine):
+    m, cd = esb_machine, esb_machine.kapi.chardev
+    esb = _model(m)
+    stage = esb.stage_ns(1)                           # 30 s heartbeat: two stages of ~15.1 s
+    assert stage == (30 << 9 << 15) * 30
+    f = cd.open("watchdog0", os.O_WRONLY)
+    m.run_on_cpu(m.events.advance, stage + stage // 2)
+    assert esb.stage == 2 and esb.resets == []        # stage 1 ran out: no reset yet
+    cd.write(f, b"x")                                 # a ping starts over at stage 1
+    assert esb.stage == 1
+    m.run_on_cpu(m.events.advance, stage + stage // 2)
+    assert esb.resets == []
+    m.run_on_cpu(m.events.advance, stage)             # nobody pinged: WDT_TOUT#
+    assert len(esb.resets) == 1 and esb.timeout_flag
+    assert esb.mmio.read(0x0C, 2) == 0x200            # what the next probe reads (bootstatus)
+    cd.write(f, b"V")
+    cd.release(f)
+    assert not esb.running
+
+
 def test_ioctls(esb_machine):
     cd = esb_machine.kapi.chardev
     f = cd.open("watchdog0", os.O_RDWR)
@@ -168,7 +189,7 @@ def test_ioctls(esb_machine):
 def test_nowayout_refuses_to_stop(source):
     from ftrace_mmio.machine.config import load_machine_file
 
-    m = load_machine_file(str(MACHINE_FILE)).build_machine(None)
+    m = load_machine_file(str(MACHINE_FILE)).build_machine(TimeBase())
     try:
         m.insmod(source, ["nowayout=1"])
         assert "(nowayout=1)" in m.dmesg_text()

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 
-from ..regmap import RO, Register16, Register32, RegMap, Unclaimed, reg
+from ..regmap import W1C, WO, Register16, Register32, RegMap, Unclaimed, reg
 from .base import BarSpec, DeviceModel, RegisterRegion
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class R_GINTSR(Register32):
 
 
 class R_RELOAD(Register16):
+    KEY = 7, 0, {UNLOCK1: "UNLOCK1", UNLOCK2: "UNLOCK2"}   # the unlock sequence's bytes
     RELOAD = 8
     TIMEOUT = 9
 
@@ -80,9 +81,9 @@ class R_RELOAD(Register16):
 class EsbRegs(RegMap):
     """BAR0 of the 6300ESB watchdog."""
 
-    TIMER1 = reg(0x00, R_PRELOAD, doc="stage 1 preload (after the unlock sequence)")
-    TIMER2 = reg(0x04, R_PRELOAD, doc="stage 2 preload (after the unlock sequence)")
-    GINTSR = reg(0x08, R_GINTSR, doc="stage 1 interrupt status, write 1 to clear")
+    TIMER1 = reg(0x00, R_PRELOAD, WO, 0xFFFFF, doc="stage 1 preload (after the unlock sequence)")
+    TIMER2 = reg(0x04, R_PRELOAD, WO, 0xFFFFF, doc="stage 2 preload (after the unlock sequence)")
+    GINTSR = reg(0x08, R_GINTSR, W1C, doc="stage 1 interrupt status, write 1 to clear")
     RELOAD = reg(0x0C, R_RELOAD, doc="0x80, 0x86 unlock; then RELOAD pings, TIMEOUT clears the flag")
 
 
@@ -262,7 +263,8 @@ class I6300Esb(DeviceModel):
         # Stage 2 ran out: WDT_TOUT# resets the machine, unless kept quiet.
         if not (self.config & CONFIG_OUTPUT_DISABLE) and not (self.lock & LOCK_FREE_RUN):
             self.timeout_flag = True
-            now = self.now_ns()
+            now = self.time_base.now_ns() if self.time_base is not None else \
+                self.port.machine.time_base.now_ns()
             self.resets.append(now)
             log.warning("i6300esb: watchdog timer expired at %d ns: the machine would reset now", now)
         self._restart(1)
