@@ -452,8 +452,8 @@ echo; every write replaces the whole value.
  available_events    - events that can be enabled (none here)
  events/header_page, events/header_event, events/ftrace/*/format
                      - how the binary pages of trace_pipe_raw are laid out
- set_event, events/  - there are no trace events here; writes that match
-                       nothing are accepted
+ set_event           - there are no trace events to enable here; patterns
+                       that match nothing are accepted
  error_log           - always empty
  dynamic_events, uprobe_events - no probes can be created here
  instances/          - extra trace instances are not supported
