@@ -128,3 +128,19 @@ def test_dev_nodes_over_fuse_with_shell_tools(fresh_mount):  # noqa: F811
     assert r.returncode == 0, r.stderr
     assert mnt.ok("ls dev") == ""
     assert mnt.sh("cat dev/chrtest").returncode != 0
+
+
+@pytest.mark.tracefs(machine=True)
+def test_dev_nodes_in_the_pyfakefs_fixture(tracefs):
+    dev = "/sys/kernel/tracing/dev"
+    assert os.listdir(dev) == []
+    tracefs.insmod(driver("chr_misc"))
+    assert sorted(os.listdir(dev)) == ["chrold", "chrtest"]
+    with open(f"{dev}/chrtest", "w") as f:
+        f.write("fake fs")
+    with open(f"{dev}/chrtest") as f:
+        assert f.read() == "fake fs"
+    # close is synchronous here: the release already ran
+    assert tracefs.system.machine.dmesg_text().count("chrtest: release") == 2
+    tracefs.rmmod("chr_misc")
+    assert os.listdir(dev) == []

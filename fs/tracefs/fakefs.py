@@ -508,7 +508,7 @@ class FakeTracefs:
                     raise ValueError("machine= builds its own tree and array")
                 self.system = _build_system(machine, nr_cpus=nr_cpus, clock=clock, buffer_size_kb=buffer_size_kb)
                 self.array = self.system.array
-                tree = _tree_of(self.array)
+                tree = _system_tree(self.system)
             elif tree is None:
                 tree, self.array = _default_tree(array, nr_cpus=nr_cpus, clock=clock,
                                                  buffer_size_kb=buffer_size_kb)
@@ -753,6 +753,13 @@ def _tree_of(array: Any) -> Dir:
     from ftrace_mmio.trace.files import build_tree
 
     return build_tree(array)
+
+
+def _system_tree(system: Any) -> Dir:
+    """What a mount of ``system`` serves: the tracing files and ``dev/``."""
+    from ftrace_mmio.daemon import system_tree
+
+    return system_tree(system)
 
 
 def _build_system(machine: Any, *, nr_cpus: int, clock: str, buffer_size_kb: int | None) -> Any:
