@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 
 from ..regmap import Register8, RegMap, Unclaimed, reg
-from .base import BarSpec, DeviceModel, Region
+from .base import BarSpec, DeviceModel, RegisterRegion
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,18 @@ class R_EVENTS(Register8):
 class PvpanicRegs(RegMap):
     """BAR0 of pvpanic-pci (for the annotator; the model serves it itself)."""
 
-    EVENTS = reg(0x00, R_EVENTS, doc="read: events supported; write: report events")
-    EVENTS_HI = reg(0x01, R_EVENTS, doc="the same register again (QEMU's region is 2 bytes)")
+    EVENTS = reg(0x00, R_EVENTS, reset=0x03, doc="read: events supported; write: report events")
+    EVENTS_HI = reg(0x01, R_EVENTS, reset=0x03, doc="the same register again (QEMU's region is 2 bytes)")
 
 
-class PvpanicRegion(Region):
-    """BAR0: the events byte at offsets 0 and 1, nothing behind the rest."""
+class PvpanicRegion(RegisterRegion):
+    """BAR0: the events byte at offsets 0 and 1, nothing behind the rest
+    (served here; the map is for the analysis tools)."""
 
     REGISTER_BYTES = 2
 
     def __init__(self, model: Pvpanic) -> None:
-        super().__init__(16, "pvpanic BAR0")
+        super().__init__(PvpanicRegs, 16, "pvpanic BAR0")
         self.pvpanic = model
 
     def _lanes(self, offset: int, width: int) -> range:

@@ -37,9 +37,8 @@ QEMU).  Packets are not modelled: nothing is ever transmitted or received.
 
 from __future__ import annotations
 
-from ..regmap import (RO, W1C, Field, Register8, Register16, Register32, RegisterFile, RegMap,
-                      Unclaimed, reg)
-from .base import KiB, BarSpec, DeviceModel, Region
+from ..regmap import RO, W1C, Field, Register8, Register16, Register32, RegisterFile, RegMap, reg
+from .base import KiB, BarSpec, DeviceModel, RegisterRegion
 
 DEFAULT_MAC = bytes.fromhex("525400123456")
 EEPROM_ID = 0x8129
@@ -200,11 +199,12 @@ class Eeprom93C46:
             self.mode = "ignored"
 
 
-class Rtl8139Region(Region):
-    """One BAR onto the chip's registers (BAR0 I/O and BAR1 memory share them)."""
+class Rtl8139Region(RegisterRegion):
+    """One BAR onto the chip's registers (BAR0 I/O and BAR1 memory share
+    them; a RegisterRegion so the analysis tools find the map)."""
 
     def __init__(self, model: Rtl8139, name: str) -> None:
-        super().__init__(256, name)
+        super().__init__(Rtl8139Regs, 256, name)
         self.chip = model
         self.regs = model.regs
         self.regs.unknown = self.unknown
