@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,7 +194,12 @@ def _extract(deb: Path, dest: Path, files: tuple[str, ...], progress: Progress) 
                     inner_f = outer.extractfile(member)
                     progress(f"scanning {INNER_TARBALL} for {len(wanted)} files (one pass, ~30 s)")
                     with tarfile.open(fileobj=inner_f, mode="r|xz") as inner:
+                        seen, next_report = 0, time.monotonic() + 5
                         for m in inner:
+                            seen += 1
+                            if time.monotonic() >= next_report:
+                                next_report += 5
+                                progress(f"  ... {seen:,} entries scanned, {len(got)}/{len(wanted)} found")
                             rel = m.name[len(prefix):] if m.name.startswith(prefix) else m.name
                             if rel in wanted and m.isfile():
                                 data = inner.extractfile(m).read()

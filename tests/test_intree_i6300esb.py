@@ -266,3 +266,21 @@ def test_echo_v_through_the_mount_traces_as_the_real_kernel(source, tmp_path, ru
         if (tmp_path / "reader.pid").exists():
             mnt.sh(f"kill {(tmp_path / 'reader.pid').read_text().strip()} 2>/dev/null; true")
         unmount_and_check(mnt)
+
+
+def test_without_apt_get_the_error_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv(intree.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setattr(intree.shutil, "which", lambda name: None)
+    with pytest.raises(intree.IntreeError) as exc:
+        intree.fetch()
+    assert "apt-get download linux-source-6.1" in str(exc.value)
+    assert str(tmp_path / "cache") in str(exc.value)
+
+
+def test_scripts_intree_help_has_an_example():
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "intree"
+    r = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    assert "scripts/intree i6300esb" in r.stdout and "linux-source-6.1" in r.stdout
