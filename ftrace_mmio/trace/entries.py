@@ -19,9 +19,19 @@ from typing import ClassVar
 
 from typing import Callable
 
-from .page import TRACE_PRINT as _PRINT_ID, TRACING_MARK_WRITE_IP, bits_to_lat, lat_to_bits, print_record
+from .page import TRACE_PRINT as _PRINT_ID, TRACING_MARK_WRITE_IP, bits_to_lat, lat_to_bits
 
 _TRACE_ENTRY = struct.Struct("<HBBi")
+_PRINT_HEAD = struct.Struct("<HBBiQ")
+_LAT: dict[str, tuple[int, int]] = {}
+
+
+def lat_bits(text: str) -> tuple[int, int]:
+    """lat_to_bits, remembered: entries carry a handful of distinct flag texts."""
+    bits = _LAT.get(text)
+    if bits is None:
+        bits = _LAT[text] = lat_to_bits(text)
+    return bits
 
 # The kernel's entry type numbers (enum trace_type). Only "Unknown type N"
 # messages ever show them.
@@ -81,7 +91,7 @@ class Entry:
     def record(self) -> bytes:
         """The ftrace record the kernel stores for this event (trace/page.py);
         zero-padded to the event's data length by the page writer."""
-        flags, preempt = lat_to_bits(self.flags)
+        flags, preempt = lat_bits(self.flags)
         return _TRACE_ENTRY.pack(self.type, flags, preempt, self.pid)
 
 
@@ -107,9 +117,10 @@ class PrintEntry(Entry):
         return f"{self.ip}: {self.message()}"
 
     def record(self) -> bytes:
-        flags, preempt = lat_to_bits(self.flags)
+        flags, preempt = lat_bits(self.flags)
         ip = TRACING_MARK_WRITE_IP if self.ip == "tracing_mark_write" else 0
-        return print_record(self.pid, ip, self.text.encode("utf-8", "surrogateescape"), 0, flags, preempt)
+        return _PRINT_HEAD.pack(_PRINT_ID, flags, preempt, self.pid, ip) + \
+            self.text.encode("utf-8", "surrogateescape") + b"\0"
 
     def message(self) -> str:
         text = self.text

@@ -69,7 +69,7 @@ class _Page:
     own entry types, test entries); the engines' records exist only as bytes.
     """
 
-    __slots__ = ("data", "used", "ts", "last", "count", "objs")
+    __slots__ = ("data", "used", "ts", "last", "count", "objs", "pending")
 
     def __init__(self, ts: int, nbytes: int) -> None:
         self.data = bytearray(nbytes)
@@ -78,9 +78,31 @@ class _Page:
         self.last = ts  # time of the last event
         self.count = 0
         self.objs: dict[int, Entry] | None = None
+        # Some object entries' records are not written yet (see _put).
+        self.pending = False
+
+    def write_pending(self) -> None:
+        """Write the records of object entries not written yet (for read_page)."""
+        if not self.pending:
+            return
+        objs = self.objs
+        assert objs is not None
+        data = self.data
+        for off, entry in objs.items():
+            word = _u32(data, off)[0]
+            start, room = (off + 4, (word & 31) * 4) if word & 31 else (off + 8, _u32(data, off + 4)[0] - 4)
+            record = entry.record()[:room]
+            data[start:start + len(record)] = record
+        self.pending = False
 
 
 _u32 = struct.Struct("<I").unpack_from
+TRACE_MMIO_RW = 7
+TRACE_MMIO_MAP = 8
+
+
+# The largest event whose length its header word holds.
+_SMALL_EVENT = MAX_SMALL_DATA + 4
 _HDR2 = struct.Struct("<II").pack_into
 _HDR1 = struct.Struct("<I").pack_into
 
@@ -214,11 +236,21 @@ class _CpuBuffer:
             delta = 0
         elif delta < 0:
             delta = 0
-        _write_sized(data, off, delta, entry.record(), size)
         objs = page.objs
         if objs is None:
             objs = page.objs = {}
         objs[off] = entry
+        etype = entry.type
+        if etype == TRACE_MMIO_RW or etype == TRACE_MMIO_MAP:
+            # Formatted from the page by the bulk path: the record now.
+            _write_sized(data, off, delta, entry.record(), size)
+        else:
+            # Only readers of binary pages (read_page) need the record;
+            # readers of text use the object: the header now (it is how
+            # the page is walked; a zero type stops the bulk formatter),
+            # the record on demand.
+            _write_sized(data, off, delta, b"", size)
+            page.pending = True
         page.used = off + size
         page.last = ts
         page.count += 1
@@ -352,6 +384,7 @@ class _CpuBuffer:
         if page is None or (full_only and self.tail is page):
             return None
         start, end = self.roff, page.used
+        page.write_pending()
         out = bytearray(page_size)
         out[PAGE_HEADER:PAGE_HEADER + end - start] = page.data[start:end]
         commit = end - start
@@ -581,8 +614,31 @@ class RingBuffer:
             if cb.disabled:
                 return False
             entry.cpu = cpu
-            entry.ts = self.clock()
-            if not cb.write(entry, self.overwrite, self.subbuf_data):
+            ts = entry.ts = self.clock()
+            page = cb.tail
+            size = entry.size
+            etype = entry.type
+            # The common case of _CpuBuffer.write/_put inline: an object
+            # entry (not mmiotrace's) that fits the page being written, no
+            # time extend: its header word now, the record lazily.
+            if (page is not None and page.used + size <= self.subbuf_data and size <= _SMALL_EVENT
+                    and 0 <= ts - cb.last_ts < TIME_DELTA_LIMIT and etype != TRACE_MMIO_RW
+                    and etype != TRACE_MMIO_MAP):
+                off = page.used
+                data = page.data
+                _HDR1(data, off, (size - 4) >> 2 | (ts - cb.last_ts) << 5)
+                objs = page.objs
+                if objs is None:
+                    objs = page.objs = {}
+                objs[off] = entry
+                page.pending = True
+                page.used = off + size
+                page.last = ts
+                page.count += 1
+                cb.entries += 1
+                cb.bytes += size
+                cb.last_ts = ts
+            elif not cb.write(entry, self.overwrite, self.subbuf_data):
                 return False
             if self._waiters:
                 self._cond.notify_all()
