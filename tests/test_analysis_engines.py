@@ -209,3 +209,32 @@ def test_plain_collector_still_takes_records() -> None:
         collector.feed(rec)
     st = collector.finish()
     assert len(seen) == sum(r.accesses for r in st.registers.values()) > 0
+
+
+def test_mutated_lines_come_out_of_both_engines_the_same(tmp_path: Path) -> None:
+    """Random damage (a byte dropped, doubled, replaced) to kernel-printed lines, many times over."""
+    lib_required()
+    import random
+
+    rng = random.Random(16)
+    clean = [line for line in (GOLDEN / "nvlike.det.mmiotrace").read_bytes().splitlines(keepends=True)]
+    alphabet = b" 0123456789abcdefxXRWMAPUN.-\r\t\n\xff"
+    lines = []
+    for _ in range(3000):
+        line = bytearray(rng.choice(clean))
+        for _ in range(rng.randint(1, 2)):
+            i = rng.randrange(len(line))
+            what = rng.randrange(3)
+            if what == 0:
+                del line[i]
+            elif what == 1:
+                line.insert(i, line[i])
+            else:
+                line[i] = rng.choice(alphabet)
+        lines.append(bytes(line))
+        lines.append(rng.choice(clean))
+    path = tmp_path / "mutated.txt"
+    path.write_bytes(b"".join(lines))
+    for strict in (False, True):
+        assert _parse(path, True, strict) == _parse(path, False, strict)
+    assert _stats(path, "native") == _stats(path, "python")
