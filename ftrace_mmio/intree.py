@@ -21,7 +21,9 @@ streams, once, so extraction needs no temporary copy of the 130 MB tarball.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import lzma
 import os
 import shutil
 import subprocess
@@ -222,12 +224,35 @@ def fetch(files: tuple[str, ...] | None = None, progress: Progress = _quiet) -> 
     tree = cache / "tree"
     if _have(cache, files):
         return tree
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IntreeError(f"cannot create the source cache {cache}: {exc.strerror}; "
+                          f"set {ENV_CACHE} to a writable directory") from None
+    # One fetch at a time per cache (parallel test runs, two terminals).
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _have(cache, files):
+            return tree
+        return _fetch_locked(cache, tree, files, progress)
+
+
+def _fetch_locked(cache: Path, tree: Path, files: tuple[str, ...], progress: Progress) -> Path:
     deb = _find_deb(cache) or _download(cache, progress)
     stamp = _read_stamp(cache)
     todo = tuple(sorted(set(files) | set(stamp.get("files", ()))))
     staging = Path(tempfile.mkdtemp(prefix="tree.", dir=cache))
     try:
-        got = _extract(deb, staging, todo, progress)
+        try:
+            got = _extract(deb, staging, todo, progress)
+        except (tarfile.TarError, EOFError, lzma.LZMAError, ValueError, IntreeError) as exc:
+            # A damaged package (an interrupted copy): fetch it again, once.
+            progress(f"{deb.name} is damaged ({exc}); downloading it again")
+            deb.unlink()
+            shutil.rmtree(staging)
+            staging.mkdir()
+            deb = _download(cache, progress)
+            got = _extract(deb, staging, todo, progress)
         missing = sorted(set(files) - set(got))
         if missing:
             raise IntreeError(f"{deb.name} has no {', '.join(missing)}")
