@@ -81,6 +81,16 @@ def test_build_and_trace_equals_the_real_kernel(sources):
     assert driver_lines(run.dmesg) == driver_lines((ORACLE / "dmesg.txt").read_text())
 
 
+@pytest.mark.parametrize("engine, decoder", [("fast", "full"), ("faithful", "pf_in")])
+def test_every_engine_and_decoder_trace_it_alike(sources, tmp_path, engine, decoder):
+    machine_file = tmp_path / "rtl8139.toml"
+    machine_file.write_text(MACHINE_FILE.read_text()
+                            + f'\n[mmiotrace]\nengine = "{engine}"\ndecoder = "{decoder}"\n')
+    run = intree.build_and_trace("8139cp", machine_file=machine_file)
+    same, report = intree.compare_dumps((ORACLE / "dump.txt").read_text(), run.dump)
+    assert same, report
+
+
 # ---- the modules, eth0 and what the driver stored -------------------------------------------------
 
 
