@@ -257,6 +257,11 @@ def test_echo_v_through_the_mount_traces_as_the_real_kernel(source, tmp_path, ru
         assert same, report
         # echo V: open (start), write "V\n" (ping, armed), close (stop)
         mnt.ok("echo V > dev/watchdog0")
+        # back to back: each open finds the previous file released, as on Linux
+        # (FUSE's release comes after close returns; the open waits for it)
+        mnt.ok("for i in 1 2 3 4 5 6 7 8 9 10; do echo V > dev/watchdog0; done")
+        r = mnt.sh("exec 3>dev/watchdog0; echo V > dev/watchdog0; rc=$?; printf V >&3; exit $rc")
+        assert r.returncode != 0 and "busy" in r.stderr    # really open: EBUSY
         mnt.ok("echo x > dev/watchdog0")              # no V: keeps running, says so
         assert wait_until(lambda: "watchdog did not stop!" in cli("dmesg", "--mount", str(mnt.path)).stdout)
         dmesg = cli("dmesg", "--mount", str(mnt.path)).stdout

@@ -320,6 +320,12 @@ class TreeOps:
         with op.lock:
             return op.handle.ioctl(cmd, arg, data, out_size, req)
 
+    def flush(self, fh: int) -> None:
+        with self._lock:
+            op = self._opens.get(fh)
+        if op is not None:
+            op.handle.flush()
+
     def release(self, fh: int) -> None:
         with self._lock:
             op = self._opens.pop(fh, None)
@@ -542,6 +548,7 @@ class FuseServer:
         return ret
 
     def _cb_flush(self, path, fip):
+        self.ops.flush(fip.contents.fh)
         return 0
 
     def _cb_fsync(self, path, datasync, fip):

@@ -92,6 +92,11 @@ class Handle:
         bytes to hand back). Files without ioctls say ENOTTY, as Linux."""
         raise OSError(errno.ENOTTY, "inappropriate ioctl for device")
 
+    def flush(self) -> None:
+        """A close(2) of one descriptor of the open file (there may be others:
+        dup, fork). ``release`` follows when the last one goes; over FUSE it
+        arrives after close(2) has returned."""
+
     def release(self) -> None:
         """Called once when the last reference to the open file goes."""
 

@@ -35,6 +35,9 @@ MISC_MAJOR = 10
 USER_BASE = 0x0000_7F00_0000_0000
 USER_PAGES = 32                      # 128 KiB: the largest single transfer
 USER_SIZE = USER_PAGES * PAGE_SIZE
+#: How long an open that finds the device busy waits for a closed file's
+#: release still on its way through FUSE (a safety bound, rarely reached).
+RELEASE_WAIT_S = 2.0
 
 
 def mkdev(major: int, minor: int) -> int:
@@ -271,11 +274,21 @@ def dev_dir(chardev: Chardev, name: str = "dev") -> Any:
     number); opening it opens the driver's device."""
     from tracefs.nodes import DynamicDir, File, Handle, Request
 
+    # FUSE sends the release of a closed file after close(2) has returned, and
+    # it may reach us after the next open of the same node: `echo V > wd; echo
+    # V > wd` would see the watchdog still open (EBUSY) now and then. Linux has
+    # released it by then. So an open that fails with EBUSY waits (bounded)
+    # for the release of files of that node whose descriptor was closed
+    # (flushed), then tries once more.
+    closing: dict[str, int] = {}
+    cv = threading.Condition()
+
     class ChardevHandle(Handle):
         def __init__(self, f: OpenFile, comm: str) -> None:
             self.f = f
             self.comm = comm
             self.stream = f.stream
+            self.flushed = False
 
         def read(self, size: int, offset: int, req: Request) -> bytes:
             return chardev.read(self.f, size, offset, self.comm)
@@ -285,19 +298,37 @@ def dev_dir(chardev: Chardev, name: str = "dev") -> Any:
 
         def ioctl(self, cmd: int, arg: int, data: bytes, out_size: int, req: Request) -> tuple[int, bytes]:
             pointer = (cmd >> 30) != 0                  # the number says the argument is a buffer
-            ret, out = chardev.ioctl(self.f, cmd, arg, data if pointer else None,
-                                     out_size, self.comm)
-            return ret, out
+            return chardev.ioctl(self.f, cmd, arg, data if pointer else None, out_size, self.comm)
+
+        def flush(self) -> None:
+            with cv:
+                if not self.flushed:
+                    self.flushed = True
+                    closing[self.f.name] = closing.get(self.f.name, 0) + 1
 
         def release(self) -> None:
-            chardev.release(self.f, self.comm)
+            try:
+                chardev.release(self.f, self.comm)
+            finally:
+                with cv:
+                    if self.flushed:
+                        closing[self.f.name] -= 1
+                    cv.notify_all()
 
     files: dict[tuple[str, int], File] = {}
 
     def opener(node: str) -> Callable[[Request], Handle]:
         def open_node(req: Request) -> Handle:
             comm = _comm(req.pid)
-            return ChardevHandle(chardev.open(node, req.flags, comm), comm)
+            try:
+                return ChardevHandle(chardev.open(node, req.flags, comm), comm)
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise
+                with cv:
+                    if not cv.wait_for(lambda: not closing.get(node), timeout=RELEASE_WAIT_S):
+                        raise
+                return ChardevHandle(chardev.open(node, req.flags, comm), comm)
         return open_node
 
     def entries() -> dict[str, File]:
