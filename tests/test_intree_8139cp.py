@@ -231,3 +231,56 @@ def test_model_registers():
     mem.write(0x62, 2, 0x9200)                                              # PHY reset, restart: done at once
     assert mem.read(0x62, 2) == 0x1000
     assert Rtl8139Regs.label(0x50) == "CFG9346" and Rtl8139Regs.label(0xE0) == "CPCMD"
+
+
+# ---- the netdev core on its own (no Linux sources needed) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plain_machine(tmp_path_factory):
+    from machine_util import make_machine
+    m = make_machine(tmp_path_factory)
+    m.insmod(driver("netdev_basic"))
+    yield m
+    m.close()
+
+
+def nb(m, fn, *args):
+    v = m.call("netdev_basic", fn, *args)
+    return v - 2**64 if v >> 63 else v
+
+
+def test_netdev_names_ifindex_notifiers_and_printing(plain_machine):
+    m = plain_machine
+    assert nb(m, "nb_listen") == 0
+    assert nb(m, "nb_add", 0, 0) == 2 and nb(m, "nb_add", 1, 0) == 3
+    names = ["".join(chr(nb(m, "nb_name_char", i, k)) for k in range(4)) for i in (0, 1)]
+    assert names == ["eth0", "eth1"]
+    assert nb(m, "nb_add", 2, 1) == 4                         # a literal name
+    assert nb(m, "nb_add", 2, 1) == -errno.EEXIST             # taken
+    nb(m, "nb_remove", 0)
+    assert nb(m, "nb_add", 0, 0) == 5                         # eth0 is free again; ifindex moves on
+    assert "".join(chr(nb(m, "nb_name_char", 0, k)) for k in range(4)) == "eth0"
+    events = [nb(m, "nb_event", i) for i in range(6)]
+    assert events == [5 * 100 + 2, 5 * 100 + 3, 5 * 100 + 4, 6 * 100 + 2, 5 * 100 + 5, -1]
+    text = m.dmesg_text()
+    assert "(unnamed net_device) (uninitialized): before registration" in text
+    assert "eth1: mac 02:00:00:00:00:01 weight 64" in text
+    assert "eth0 (unregistered): after unregistration" in text
+    nb(m, "nb_unlisten")
+
+
+def test_netdev_state_bits_and_helpers(plain_machine):
+    m = plain_machine
+    assert nb(m, "nb_napi_cycle", 1) == 0 * 10 + 1             # enabled: not scheduled; disabled again
+    assert nb(m, "nb_carrier", 1) == 0 * 10 + 1 + 100
+    assert nb(m, "nb_crc") == 1
+    assert [nb(m, "nb_msg_init", d) for d in (-1, 0, 3, 40)] == [3, 0, 7, 3]
+
+
+def test_packet_path_stops_the_machine_naming_itself(plain_machine):
+    from ftrace_mmio.machine.machine import ModuleOops
+    m = plain_machine
+    with pytest.raises(ModuleOops):
+        m.call("netdev_basic", "nb_alloc_skb")
+    assert "__netdev_alloc_skb: no packets on this machine" in m.dmesg_text()
