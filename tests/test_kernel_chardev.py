@@ -144,3 +144,42 @@ def test_dev_nodes_in_the_pyfakefs_fixture(tracefs):
     assert tracefs.system.machine.dmesg_text().count("chrtest: release") == 2
     tracefs.rmmod("chr_misc")
     assert os.listdir(dev) == []
+
+
+CHR_OOPS = _ioc(0, 5, 0)
+
+
+def test_an_oops_in_a_file_operation_is_eio_and_reported(tmp_path_factory):
+    m = make_machine(tmp_path_factory)
+    try:
+        m.insmod(driver("chr_misc"))
+        cd = m.kapi.chardev
+        f = cd.open("chrtest", os.O_RDWR, comm="oopser")
+        with pytest.raises(OSError) as exc:
+            cd.ioctl(f, CHR_OOPS, arg=0, comm="oopser")
+        assert exc.value.errno == errno.EIO
+        log = m.dmesg_text()
+        assert "BUG: kernel NULL pointer dereference, address: 0000000000000010" in log
+        assert "Comm: oopser" in log                    # the process that made the call
+        # the machine goes on: the same file still works
+        assert cd.write(f, b"after") == 5
+        cd.release(f)
+    finally:
+        m.close()
+
+
+def test_rmmod_with_an_open_file_leaves_it_dead(tmp_path_factory):
+    m = make_machine(tmp_path_factory)
+    try:
+        m.insmod(driver("chr_misc"))
+        cd = m.kapi.chardev
+        f = cd.open("chrtest", os.O_RDWR)
+        m.rmmod("chr_misc")
+        assert "chr_misc unloaded with chrtest open" in m.dmesg_text()
+        with pytest.raises(OSError) as exc:
+            cd.write(f, b"x")
+        assert exc.value.errno == errno.ENODEV
+        cd.release(f)                                   # nothing runs: the code is gone
+        assert cd.open_files() == []
+    finally:
+        m.close()

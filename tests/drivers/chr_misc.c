@@ -6,7 +6,7 @@
  * chrtest: read returns what was last written (seekable, simple_*_buffer);
  * ioctl CHR_GET/CHR_SET move an int with get_user/put_user, CHR_BAD hands a
  * kernel pointer to copy_to_user (must fail with EFAULT), CHR_COUNT returns
- * the number of opens.  open/release log "chrtest: open N" / "release N".
+ * the number of opens, CHR_OOPS dereferences arg + 0x10 (an oops with 0).  open/release log "chrtest: open N" / "release N".
  * chrold: nonseekable; every write logs its bytes; read gives "old\n".
  */
 #include <linux/module.h>
@@ -19,6 +19,7 @@
 #define CHR_SET		_IOW('c', 2, int)
 #define CHR_BAD		_IOR('c', 3, int)
 #define CHR_COUNT	_IO('c', 4)
+#define CHR_OOPS	_IO('c', 5)
 
 static char chr_buf[256];
 static size_t chr_len;
@@ -72,6 +73,8 @@ static long chr_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return copy_to_user((void __user *)&chr_value, &v, sizeof(v)) ? -EFAULT : 0;
 	case CHR_COUNT:
 		return chr_opens;
+	case CHR_OOPS:
+		return *(volatile int *)(arg + 0x10);	/* arg 0: a NULL dereference */
 	}
 	return -ENOTTY;
 }
