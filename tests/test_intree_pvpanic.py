@@ -105,6 +105,20 @@ def test_panic_notifier_reports_the_panic_to_the_device(machine):
     assert dev.events_written == [PVPANIC_PANICKED] and dev.panicked and not dev.crash_loaded
 
 
+def test_panic_reaches_the_device_before_the_machine_stops(machine):
+    from ftrace_mmio.machine.machine import ModuleOops
+    machine.insmod(driver("pvpanic_poke"))
+    with pytest.raises(ModuleOops) as exc:
+        machine.call("pvpanic_poke", "poke_real_panic")
+    assert "Kernel panic - not syncing: pvpanic test: going down" in str(exc.value)
+    assert "poke_real_panic" in str(exc.value)                # reported at panic()'s caller
+    assert device(machine).events_written == [PVPANIC_PANICKED]
+    # The machine goes on, and a second panic reports again.
+    with pytest.raises(ModuleOops):
+        machine.call("pvpanic_poke", "poke_real_panic")
+    assert device(machine).events_written == [PVPANIC_PANICKED, PVPANIC_PANICKED]
+
+
 def test_sysfs_attributes_as_the_driver_declares_them(machine):
     machine.insmod(driver("pvpanic_poke"))
     call = lambda fn, *a: machine.call("pvpanic_poke", fn, *a)

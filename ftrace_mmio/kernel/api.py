@@ -285,11 +285,17 @@ class KernelApi:
         self.mm.write(buf, text + b"\0")
         return len(text)
 
-    @export(nargs=1, variadic=True)
-    def panic(self, fmt: int, args) -> None:
-        msg = self._format(fmt, args).decode("utf-8", "replace").rstrip("\n")
-        stop = Stop("panic", f"Kernel panic - not syncing: {msg}", [f"Kernel panic - not syncing: {msg}"])
-        self._at_caller(stop)
+    @export("__panic_stop", nargs=2)
+    def panic_stop(self, msg: int, caller: int) -> None:
+        """The end of panic() (kernel/core/notifier.c formats the message and
+        runs the panic notifiers first): the machine stops here, reported at
+        panic()'s call site when that is in a module."""
+        text = self.mm.read_cstring(msg, 1024).decode("utf-8", "replace").rstrip("\n")
+        stop = Stop("panic", f"Kernel panic - not syncing: {text}", [f"Kernel panic - not syncing: {text}"])
+        stop.regs = self.cpu.registers()
+        site = caller - 5                             # the 5-byte call rel32 into panic()
+        if any(m.contains(site) for m in self.machine.modules.values()):
+            stop.regs["RIP"] = site
         raise CpuStop(stop)
 
     def _at_caller(self, stop: Stop) -> None:

@@ -72,6 +72,13 @@ int poke_panic_notifiers(void)
 	return atomic_notifier_call_chain(&panic_notifier_list, 0, "test panic");
 }
 
+/* The real thing: the machine stops, after pvpanic told the device. */
+int poke_real_panic(void)
+{
+	panic("pvpanic test: %s", "going down");
+	return 0;
+}
+
 static int __init poke_init(void)
 {
 	return 0;

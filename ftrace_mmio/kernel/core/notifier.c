@@ -23,6 +23,8 @@
 #include <linux/spinlock.h>
 #include <linux/bug.h>
 #include <linux/printk.h>
+#include <linux/irqflags.h>
+#include <linux/stdarg.h>
 
 static int notifier_chain_insert(struct notifier_block **nl, struct notifier_block *n,
 				 bool unique_priority)
@@ -133,6 +135,32 @@ int raw_notifier_call_chain(struct raw_notifier_head *nh, unsigned long val, voi
 /* What panic() calls before the machine stops: pvpanic tells the host. */
 ATOMIC_NOTIFIER_HEAD(panic_notifier_list);
 bool crash_kexec_post_notifiers;
+
+/* kernel/api.py: stops the machine with the panic report. */
+void __panic_stop(const char *msg, void *caller) __noreturn;
+
+static char notifier_panic_buf[1024];
+static int notifier_panic_in_progress;
+
+/*
+ * panic(): format the message, tell the panic notifiers (the kernel's
+ * order: they run before the machine stops; a notifier that panics in
+ * turn skips them), then stop.  Interrupts stay off, as the kernel turns
+ * them off on entry.  The report names panic()'s caller.
+ */
+void panic(const char *fmt, ...)
+{
+	va_list args;
+
+	local_irq_disable();
+	va_start(args, fmt);
+	vsnprintf(notifier_panic_buf, sizeof(notifier_panic_buf), fmt, args);
+	va_end(args);
+	if (!notifier_panic_in_progress++)
+		atomic_notifier_call_chain(&panic_notifier_list, 0, notifier_panic_buf);
+	notifier_panic_in_progress = 0;
+	__panic_stop(notifier_panic_buf, __builtin_return_address(0));
+}
 
 int kexec_crash_loaded(void)
 {
