@@ -238,3 +238,37 @@ def test_mutated_lines_come_out_of_both_engines_the_same(tmp_path: Path) -> None
     for strict in (False, True):
         assert _parse(path, True, strict) == _parse(path, False, strict)
     assert _stats(path, "native") == _stats(path, "python")
+
+
+def test_the_plot_of_a_long_dump_is_bounded_and_drawn(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from analysis_util import cli
+
+    dump = tmp_path / "long.txt"
+    generate(dump, 300_000, seed=5, fast=True)
+    collector = make_collector(Resolver(), plot=True)
+    for item in DumpParser().items(dump):
+        collector.feed_item(item)
+    st = collector.finish()
+    tl = collector.timeline
+    # Three seconds of trace in at most 2048 bins a row: the bins widened, none overflowed.
+    assert tl.width > 1 and all(len(s) <= 2048 and max(s, default=0) < 2048 for row in tl.rows.values() for s in row)
+    assert st.loop_count > 1000 and tl.spans(st.hot(1)[0].key)
+    png = tmp_path / "long.png"
+    result = cli("stats", str(dump), "--plot", str(png), "--rows", "12")
+    assert result.returncode == 0, result.stderr
+    assert b"plot of 12 registers" in result.stderr and png.stat().st_size > 10_000
+
+
+def test_annotate_writes_the_same_with_and_without_the_c_engine(dumps: list[Path]) -> None:
+    lib_required()
+    for path in dumps:
+        if path.suffix not in (".txt", ".mmiotrace"):
+            continue
+        outs = []
+        for flag in ("1", "0"):
+            env = dict(os.environ, FTRACE_MMIO_NATIVE=flag)
+            r = subprocess.run([sys.executable, "-m", "ftrace_mmio", "annotate", str(path)], capture_output=True,
+                               env=env, timeout=120)
+            outs.append((r.returncode, r.stdout, r.stderr))
+        assert outs[0] == outs[1], path

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .parse import Access, DumpParser, Map, PciDev, Problem, Record, Source, Unknown
+from .parse import Access, Batch, DumpParser, Map, PciDev, Problem, Record, Source, Unknown, Unmap
 from .resolve import Resolver, Where
 
 __all__ = ["annotation", "annotate"]
@@ -52,6 +52,11 @@ def annotation(rec: Record, resolver: Resolver) -> str | None:
     return None
 
 
+#: Annotations of R/W accesses remembered between two changes of the mappings: a driver's
+#: trace repeats the same (register, value) pairs (polling), and decoding fields is the cost.
+NOTE_CACHE = 1 << 16
+
+
 def annotate(source: Source, resolver: Resolver, write: Callable[[str], None], *,
              strict: bool = False, on_problem: Callable[[Problem], None] | None = None) -> DumpParser:
     """Annotate a dump, writing each output line (newline included) with ``write``.
@@ -61,8 +66,27 @@ def annotate(source: Source, resolver: Resolver, write: Callable[[str], None], *
     is. Returns the parser, whose ``problems`` say what could not be read.
     """
     parser = DumpParser(strict, on_problem, keep_raw=True)
-    for rec in parser.parse(source):
+    notes: dict[tuple[int, int, int, int, int], str] = {}
+    for item in parser.items(source):
+        if type(item) is Batch:
+            # Runs of R/W lines: the tokenizer's fields, a note per distinct access.
+            out = []
+            buf, base = item.buf, item.base   # type: ignore[union-attr]
+            for ts, phys, value, pc, _length, map_id, pid, start, ln, kind, width in item.fields():  # type: ignore[union-attr]
+                key = (phys, map_id, kind, width, value)
+                note = notes.get(key)
+                if note is None:
+                    if len(notes) >= NOTE_CACHE:
+                        notes.clear()
+                    note = notes[key] = _access_note(resolver.where(phys, map_id), "R" if kind == 1 else "W",
+                                                     width, value)
+                out.append(f"{buf[base + start:base + start + ln].decode('ascii')}  # {note}\n")
+            write("".join(out))
+            continue
+        rec: Record = item   # type: ignore[assignment]
         resolver.feed(rec)
+        if isinstance(rec, (Map, Unmap, PciDev)):
+            notes.clear()
         note = annotation(rec, resolver)
         # Records that span lines (markers, joined PCIDEV) keep their own line breaks;
         # the note goes on the last one, where grep shows it with the record's end.

@@ -91,6 +91,7 @@ class _Side:
         self.opt = opt
         self.buf: deque[_Item] = deque()
         self.done = False
+        self._labels: dict[tuple[int, int, str], str] = {}
 
     def fill(self, n: int) -> None:
         while len(self.buf) < n and not self.done:
@@ -100,8 +101,21 @@ class _Side:
                 break
             self.resolver.feed(rec)
             key = record_key(rec, self.opt)
-            if key is not None:
-                self.buf.append(_Item(rec, key, _label(rec, self.resolver)))
+            if key is None:
+                continue
+            if isinstance(rec, Access):
+                # Labels of accesses are remembered until the mappings change (a dump repeats them).
+                where = (rec.phys, rec.map_id, rec.op)
+                label = self._labels.get(where)
+                if label is None:
+                    if len(self._labels) >= 1 << 16:
+                        self._labels.clear()
+                    label = self._labels[where] = _label(rec, self.resolver)
+            else:
+                if isinstance(rec, (Map, Unmap, PciDev)):
+                    self._labels.clear()
+                label = _label(rec, self.resolver)
+            self.buf.append(_Item(rec, key, label))
 
     def peek(self) -> _Item | None:
         self.fill(1)

@@ -758,6 +758,13 @@ class Batch:
         """The records' ``struct fp_rec`` array, copied."""
         return ctypes.string_at(self.address, len(self) * _REC.size)
 
+    def fields(self) -> Iterator[tuple[int, ...]]:
+        """Per line: ts, phys, value, pc, length, map_id, pid, start, len, kind (1 R, 2 W), width.
+
+        ``start`` is relative to ``buf[base:]``.
+        """
+        return _REC.iter_unpack(self.raw_bytes())
+
     def records(self, keep_raw: bool = False) -> Iterator[Access]:
         buf, base = self.buf, self.base
         for n, (ts, phys, value, pc, _length, map_id, pid, start, ln, kind, width) in enumerate(
