@@ -117,9 +117,9 @@ class PipeReader:
         bulk = getattr(tracer, "binary_lines", False)
         while used < cnt:
             if bulk:
-                chunk, used = reader.format_lines(used, cnt, TRACE_SEQ_BUFFER_SIZE)
+                chunk, used, full = reader.format_lines(used, cnt, TRACE_SEQ_BUFFER_SIZE)
                 parts += chunk
-                if used >= cnt:
+                if used >= cnt or full:
                     break
             item = reader.peek()
             if item is None:

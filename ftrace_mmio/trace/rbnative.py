@@ -39,7 +39,8 @@ class KpWrite(ctypes.Structure):
 
 
 class KpFormat(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_uint64) for n in ("off", "end", "ts", "events", "used", "cnt", "seqmax", "outcap")]
+    _fields_ = [(n, ctypes.c_uint64) for n in ("off", "end", "ts", "events", "used", "cnt", "seqmax", "outcap",
+                                                     "full")]
 
 
 @functools.cache
@@ -158,6 +159,7 @@ def _format_mmio_py(data: bytearray, f: KpFormat) -> bytes:
     out: list[bytes] = []
     size = 0
     events = 0
+    f.full = 0
     u32 = _U32.unpack_from
     while off + 4 <= end and used < cnt:
         word = u32(data, off)[0]
@@ -197,6 +199,7 @@ def _format_mmio_py(data: bytearray, f: KpFormat) -> bytes:
                 text = "map what?\n"
         b = text.encode()
         if used + len(b) >= seqmax or size + len(b) > outcap:
+            f.full = 1
             break
         out.append(b)
         size += len(b)

@@ -95,6 +95,7 @@ struct kp_f {
 	uint64_t cnt;      /* the reader's size: stop once used reaches it */
 	uint64_t seqmax;   /* a line that would bring used to this stays */
 	uint64_t outcap;   /* room in out */
+	uint64_t full;     /* out: stopped because the next line did not fit */
 };
 
 static char *u64dec(char *p, uint64_t v)
@@ -245,6 +246,7 @@ long kp_format_mmio(const uint8_t *data, struct kp_f *f, char *out)
 	uint64_t off = f->off, ts = f->ts;
 
 	f->events = 0;
+	f->full = 0;
 	while (off + 4 <= f->end && f->used < f->cnt) {
 		uint32_t word = get32(data + off);
 		unsigned type_len = word & 31;
@@ -278,8 +280,10 @@ long kp_format_mmio(const uint8_t *data, struct kp_f *f, char *out)
 			t += word >> 5;
 			n = line(tmp, rec, t);
 		}
-		if (f->used + (uint64_t)n >= f->seqmax || (uint64_t)(o - out) + (uint64_t)n > f->outcap)
+		if (f->used + (uint64_t)n >= f->seqmax || (uint64_t)(o - out) + (uint64_t)n > f->outcap) {
+			f->full = 1;
 			break;
+		}
 		memcpy(o, tmp, (size_t)n);
 		o += n;
 		f->used += (uint64_t)n;

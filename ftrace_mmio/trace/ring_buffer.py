@@ -199,6 +199,10 @@ class _CpuBuffer:
     def write(self, entry: Entry, overwrite: bool, subbuf_data: int) -> bool:
         size = entry.size
         ts = entry.ts
+        if ts < self.last_ts:
+            # Never backwards on one CPU (the page stores deltas): the
+            # kernel's writer does the same.
+            ts = entry.ts = self.last_ts
         page = self.tail
         if page is not None:
             extend = TIME_EXTEND_SIZE if ts - self.last_ts >= TIME_DELTA_LIMIT else 0
@@ -398,14 +402,15 @@ class _CpuBuffer:
         self._consumed(page.count - self.ridx, end - start, end, page.last)
         return bytes(out)
 
-    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int]:
+    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int, bool]:
         """mmiotrace lines straight from the pages (rbnative.format_mmio),
         consuming what they show, until ``used`` reaches ``cnt``, a line
-        would not fit ``seqmax``, a lost-events report is due, or an event
-        that needs its own formatting comes next."""
+        would not fit ``seqmax`` (then the third value is True), a
+        lost-events report is due, or an event that needs its own
+        formatting comes next."""
         out: list[bytes] = []
         f = KpFormat()
-        f.cnt, f.seqmax, f.outcap = cnt, seqmax, cnt
+        f.cnt, f.seqmax, f.outcap = cnt, seqmax, seqmax + 256
         while used < cnt:
             page = self._reader_page()
             if page is None or self.lost:
@@ -419,7 +424,7 @@ class _CpuBuffer:
             used = f.used
             if self.roff < page.used:
                 break
-        return out, used
+        return out, used, bool(f.full)
 
     # -- non-consuming reader ---------------------------------------------
 
@@ -527,17 +532,18 @@ class Reader:
         """Peek and consume in one step."""
         return self.buffer._take(self.cpus)
 
-    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int]:
+    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int, bool]:
         """mmiotrace lines formatted straight from the pages and consumed
         (see _CpuBuffer.format_lines): only while one of this reader's CPUs
-        has data, so that no merge is needed. ``([], used)`` when the next
-        entry needs :meth:`peek`."""
+        has data, so that no merge is needed. ``([], used, False)`` when the
+        next entry needs :meth:`peek`; True last when the next line does
+        not fit this read."""
         buffer = self.buffer
         buffer.sync()
         with buffer._lock:
             busy = [c for c in self.cpus if buffer._cpus[c].entries]
             if len(busy) != 1:
-                return [], used
+                return [], used, False
             return buffer._cpus[busy[0]].format_lines(used, cnt, seqmax)
 
     def empty(self) -> bool:
