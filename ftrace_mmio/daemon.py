@@ -69,13 +69,19 @@ def build_system(cpus: int = 2, clock: str = "local", buffer_size_kb: int | None
 
 
 def system_tree(system: System) -> Any:
-    """What the mount serves: the tracing files, and ``dev/`` with the
-    character devices the machine's drivers registered (kernel/chardev.py)."""
+    """What the mount serves: the tracing files, ``dev/`` with the
+    character devices the machine's drivers registered (kernel/chardev.py),
+    and ``sys/bus/pci/devices/`` with the attributes bound drivers declared
+    (kernel/sysfs.py)."""
     root = build_tree(system.array)
     chardev = getattr(getattr(system.machine, "kapi", None), "chardev", None)
     if chardev is not None:
         from ftrace_mmio.kernel.chardev import dev_dir
         root.add(dev_dir(chardev))
+    sysfs = getattr(getattr(system.machine, "kapi", None), "sysfs", None)
+    if sysfs is not None:
+        from ftrace_mmio.kernel.sysfs import sys_dir
+        root.add(sys_dir(sysfs))
     return root
 
 

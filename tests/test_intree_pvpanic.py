@@ -136,6 +136,50 @@ def test_sysfs_attributes_as_the_driver_declares_them(machine):
     assert device(machine).events_written == [PVPANIC_PANICKED]
 
 
+def test_attributes_are_files_in_the_mount(sources):
+    """sys/bus/pci/devices/0000:00:02.0/{capability,events} while bound:
+    reads call show(), writes call store(), as sysfs does."""
+    import os as _os
+    import stat
+    from tracefs.nodes import Request
+    from ftrace_mmio.daemon import system_from_config, system_tree
+
+    system = system_from_config(load_machine_file(MACHINE_FILE))
+    try:
+        m = system.machine
+        root = system_tree(system)
+        devices = root.lookup("sys/bus/pci/devices")
+        assert list(devices.children) == []                  # nothing bound yet
+        for path in sources:
+            m.insmod(path)
+        node = root.lookup("sys/bus/pci/devices/0000:00:02.0")
+        assert sorted(node.children) == ["capability", "events"]
+        cap, events = node.children["capability"], node.children["events"]
+        assert stat.S_IMODE(cap.mode) == 0o444 and stat.S_IMODE(events.mode) == 0o644
+
+        def read(f):
+            return f.open(Request(flags=_os.O_RDONLY)).read(4096, 0, Request())
+
+        def write(f, data):
+            return f.open(Request(flags=_os.O_WRONLY)).write(data, 0, Request())
+
+        assert read(cap) == b"3\n" and read(events) == b"3\n"
+        assert write(events, b"2\n") == 2 and read(events) == b"2\n"
+        with pytest.raises(OSError) as exc:
+            write(events, b"4\n")                              # not a capability
+        assert exc.value.errno == errno.EINVAL
+        with pytest.raises(OSError) as exc:
+            write(events, b"zz\n")                             # kstrtouint's answer
+        assert exc.value.errno == errno.EINVAL
+        with pytest.raises(OSError) as exc:
+            write(cap, b"1\n")
+        assert exc.value.errno == errno.EACCES
+        m.rmmod("pvpanic_pci")
+        assert list(root.lookup("sys/bus/pci/devices").children) == []
+    finally:
+        system.close()
+
+
 def test_unloading_leaves_the_panic_chain_empty(machine):
     machine.insmod(driver("notifier_test"))
     assert machine.call("notifier_test", "nt_panic_chain_empty") == 0      # pvpanic is on it

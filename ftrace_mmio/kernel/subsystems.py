@@ -12,6 +12,7 @@ from .device import Device
 from .irq import Irq
 from .pci import PciCore
 from .sched import Sched
+from .sysfs import Sysfs
 from .time import Time
 
 SUBSYSTEMS: tuple[type[Subsystem], ...] = (
@@ -21,5 +22,6 @@ SUBSYSTEMS: tuple[type[Subsystem], ...] = (
     Device,
     Dma,
     Chardev,
+    Sysfs,
     Sched,      # last: module_unloaded after devres released what it could
 )

@@ -1,11 +1,12 @@
 /* sysfs attributes as drivers declare them.
  *
- * There is no sysfs on this machine: attributes and groups are accepted
- * (struct pci_driver.dev_groups, device_driver.groups ...) with the
- * kernel's types and macros so that drivers compile unchanged; nothing is
- * created, and show/store are only ever called by whoever holds the
- * pointers (tests).  sysfs_emit/sysfs_emit_at format into a PAGE_SIZE
- * buffer as the kernel's do (kernel/core/sysfs.c). */
+ * The kernel's types and macros.  A bound driver's device attributes
+ * (dev_groups of its device_driver and pci_driver, unnamed groups) are
+ * files in the mount, sys/bus/pci/devices/<slot>/<name>: a read calls
+ * show(), a write store() (kernel/sysfs.py, kernel/core/sysfs.c).  There
+ * are no kobjects, so is_visible is not consulted, named groups are not
+ * shown, and nothing else of sysfs exists.  sysfs_emit/sysfs_emit_at
+ * format into a PAGE_SIZE buffer as the kernel's do. */
 #ifndef _SYSFS_H_
 #define _SYSFS_H_
 
