@@ -23,6 +23,7 @@ from ftrace_mmio.kernel.module import ModuleError
 from ftrace_mmio.machine.config import load_machine_file
 from ftrace_mmio.machine.devices.pvpanic import PVPANIC_CRASH_LOADED, PVPANIC_PANICKED, Pvpanic
 from ftrace_mmio.trace.clock import TimeBase
+from fuse_util import cli, needs_fuse, runtime_dir  # noqa: F401 - fixtures
 from machine_util import driver, make_machine
 
 pytestmark = pytest.mark.intree
@@ -178,6 +179,31 @@ def test_attributes_are_files_in_the_mount(sources):
         assert list(root.lookup("sys/bus/pci/devices").children) == []
     finally:
         system.close()
+
+
+@needs_fuse
+def test_echo_to_an_attribute_through_a_real_mount(sources, tmp_path, runtime_dir):  # noqa: F811
+    from fuse_util import mount, unmount_and_check
+
+    mnt = mount(tmp_path / "t", "--machine", str(MACHINE_FILE))
+    try:
+        for path in sources:
+            r = cli("insmod", str(path), "--mount", str(mnt.path))
+            assert r.returncode == 0, r.stderr
+        where = "sys/bus/pci/devices/0000:00:02.0"
+        assert mnt.ok(f"ls {where}").split() == ["capability", "events"]
+        assert mnt.ok(f"cat {where}/capability {where}/events") == "3\n3\n"
+        mnt.ok(f"echo 1 > {where}/events")
+        assert mnt.ok(f"cat {where}/events") == "1\n"
+        bad = mnt.sh(f"echo 4 > {where}/events")
+        assert bad.returncode != 0 and "Invalid argument" in bad.stderr
+        r = cli("rmmod", "pvpanic", "--mount", str(mnt.path))
+        assert r.returncode != 0 and "in use by: pvpanic_pci" in r.stderr
+        r = cli("lsmod", "--mount", str(mnt.path))
+        line = next(l for l in r.stdout.splitlines() if l.startswith("pvpanic "))
+        assert line.endswith("  1 pvpanic_pci")
+    finally:
+        unmount_and_check(mnt)
 
 
 def test_unloading_leaves_the_panic_chain_empty(machine):
