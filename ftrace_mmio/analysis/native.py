@@ -12,6 +12,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -65,8 +66,24 @@ class FpSummary(ctypes.Structure):
 
 
 def _cache_dir() -> Path:
-    from ..mmiotrace.native import _cache_dir as native_cache
-    return native_cache()
+    """The faithful engine's helper directory (mmiotrace/native.py), private to this user.
+
+    Computed here rather than imported: importing the machine's modules (unicorn, the
+    ELF loader) would cost every ``check`` and ``stats`` a sixth of a second.
+    """
+    env = os.environ.get("FTRACE_MMIO_CACHE")
+    base = Path(env) if env else Path(tempfile.gettempdir()) / f"ftrace-mmio-{os.getuid()}"
+    path = base / "native"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PermissionError(f"{path} is not private to this user")
+    return path
+
+
+def _gcc_identity() -> str:
+    out = subprocess.run(["gcc", "-dumpfullversion", "-dumpmachine"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
 
 
 @functools.cache
@@ -75,8 +92,7 @@ def library() -> ctypes.CDLL | None:
     if os.environ.get("FTRACE_MMIO_NATIVE", "1") == "0":
         return None
     try:
-        from ..kernel.module import gcc_identity
-        ident = gcc_identity()
+        ident = _gcc_identity()
         source = SOURCE.read_bytes()
         key = hashlib.sha256("\0".join([ident, *CFLAGS]).encode() + b"\0" + source).hexdigest()[:24]
         cache = _cache_dir()
