@@ -114,3 +114,20 @@ def test_convert_has_help_with_an_example() -> None:
     result = cli("convert", "--help")
     assert result.returncode == 0
     assert b"ftrace-mmio convert " in result.stdout[result.stdout.index(b"examples:"):]
+
+
+@pytest.mark.parametrize("name, demmio", [("ipu4_apollolake_trace.trimmed.mmiotrace", "ipu4.demmio.out"),
+                                          ("demmio-validation/handmade.mmiotrace", "handmade.demmio.out"),
+                                          ("demmio-validation/nomatch.mmiotrace", "nomatch.demmio.out")])
+def test_gaps_between_accesses_match_demmios_sleep_lines(name: str, demmio: str, tmp_path: Path) -> None:
+    # demmio prints "SLEEP x.xxxms" when two R/W lines are more than 100 us apart: the
+    # table's timestamps, read back, must find the same gaps in its recorded output.
+    out = tmp_path / "t.parquet"
+    convert([(name, CORPUS / name)], out)
+    gaps = duckdb.sql(f"""
+        SELECT gap FROM (SELECT timestamp_us - lag(timestamp_us) OVER (ORDER BY line) AS gap
+                         FROM '{out}' WHERE type IN ('R', 'W'))
+        WHERE gap > 100 ORDER BY gap""").fetchall()
+    text = (CORPUS / "demmio-validation" / demmio).read_text()
+    sleeps = sorted(round(float(ms) * 1000) for ms in re.findall(r"^SLEEP ([0-9.]+)ms$", text, re.M))
+    assert [g[0] for g in gaps] == sleeps
