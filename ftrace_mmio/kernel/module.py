@@ -353,19 +353,24 @@ class Loader:
     def load(self, obj: bytes, name: str, resolve: Callable[[str], int | None],
              args: Sequence[str] = (), path: str | None = None,
              log: Callable[[str], None] = lambda s: None,
-             module_export: Callable[[str], KernelSymbol | None] = lambda s: None) -> Module:
+             module_export: Callable[[str], KernelSymbol | None] = lambda s: None,
+             builtin: bool = False) -> Module:
         """``resolve`` finds the kernel's own symbols; ``module_export`` what
         loaded modules export (consulted second, as the kernel searches
-        vmlinux before the modules)."""
+        vmlinux before the modules).  ``builtin`` code is the kernel's own:
+        it goes into the kernel image area, not the module area, so the
+        kernel growing does not move where modules load (as vmlinux and
+        modules are apart on Linux)."""
         try:
             elf = ELFFile(io.BytesIO(obj))
             if elf.elfclass != 64 or elf["e_machine"] != "EM_X86_64" or elf["e_type"] != "ET_REL":
                 raise ModuleError(errno.ENOEXEC, f"{name}: not an x86-64 relocatable object (Invalid module format)")
-            return self._load(elf, name, resolve, args, path, log, module_export)
+            return self._load(elf, name, resolve, args, path, log, module_export,
+                              self.mm.kernel_image if builtin else self.mm.modules)
         except ELFError as exc:
             raise ModuleError(errno.ENOEXEC, f"{name}: Invalid module format ({exc})") from None
 
-    def _load(self, elf: ELFFile, name: str, resolve, args, path, log, module_export) -> Module:
+    def _load(self, elf: ELFFile, name: str, resolve, args, path, log, module_export, area) -> Module:
         sections = list(elf.iter_sections())
         groups: dict[str, list[int]] = {"text": [], "ro": [], "rw": []}
         for idx, sec in enumerate(sections):
@@ -402,7 +407,7 @@ class Loader:
         total = max(cursor, PAGE_SIZE)
         npages = total // PAGE_SIZE
 
-        base = self.mm.modules.alloc(total, PAGE_SIZE)
+        base = area.alloc(total, PAGE_SIZE)
         if base is None:
             raise ModuleError(errno.ENOMEM, f"{name}: module area full")
         image = bytearray(total)
@@ -491,14 +496,14 @@ class Loader:
             params = self._params(sections, offsets, base, image, name)
             self._set_params(params, args, base, image, name, log)
         except BaseException:
-            self.mm.modules.free(base)
+            area.free(base)
             raise
 
         # Memory: one contiguous run of frames, mapped with per-group rights.
         try:
             frames = self.mm.alloc_frames(npages)
         except MemoryError:
-            self.mm.modules.free(base)
+            area.free(base)
             raise ModuleError(errno.ENOMEM, f"{name}: out of memory for {npages} pages") from None
         self.mm.cpu.write_phys(frames, bytes(image))
         for kind, (start, end) in group_ranges.items():

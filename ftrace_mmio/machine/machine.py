@@ -236,7 +236,7 @@ class Machine:
         self.kapi.install(STUB_PAGE, STUB_PAGES, DATA_PAGE, DATA_PAGES)
         self.loader = Loader(mm)
         klib = self.compiler.compile_text(KLIB_SOURCE, KLIB_NAME, KLIB_CFLAGS)
-        self.klib = self.loader.load(klib.obj, KLIB_NAME, self.kapi.exports.get)
+        self.klib = self.loader.load(klib.obj, KLIB_NAME, self.kapi.exports.get, builtin=True)
         self.klib.builtin = True
         self.klib.state = "live"
         # The kernel's own C code (kernel/core/*.c: driver core, timers,
@@ -245,7 +245,7 @@ class Machine:
         src = core_source()
         if src:
             core = self.compiler.compile_source(src, CORE_NAME, CORE_FLAGS)
-            self.core = self.loader.load(core.obj, CORE_NAME, self._resolve_builtin)
+            self.core = self.loader.load(core.obj, CORE_NAME, self._resolve_builtin, builtin=True)
             self.core.builtin = True
             self.core.state = "live"
             self.builtins.append(self.core)

@@ -48,6 +48,8 @@ DIRECT_MAP = 0xFFFF_8880_0000_0000
 VMALLOC_START = 0xFFFF_C900_0000_0000
 VMALLOC_END = 0xFFFF_E900_0000_0000
 KERNEL_TEXT = 0xFFFF_FFFF_8100_0000
+KERNEL_IMAGE = 0xFFFF_FFFF_8120_0000      # the kernel's own guest code (klib, core), past the stub pages
+KERNEL_IMAGE_END = 0xFFFF_FFFF_A000_0000
 MODULES_VADDR = 0xFFFF_FFFF_C000_0000
 MODULES_END = 0xFFFF_FFFF_FF00_0000
 
@@ -143,6 +145,7 @@ class Mm:
         self.heap = Extents(DIRECT_MAP + heap_start, DIRECT_MAP + ram_size)
         self.vmalloc = Extents(VMALLOC_START, VMALLOC_END)
         self.modules = Extents(MODULES_VADDR, MODULES_END)
+        self.kernel_image = Extents(KERNEL_IMAGE, KERNEL_IMAGE_END)
         self._pte_addr: dict[int, int] = {}     # virtual page number -> PTE physical address
         self._pte_val: dict[int, int] = {}      # virtual page number -> PTE value
         self.iomaps: dict[int, IoMapping] = {}  # cookie -> mapping
