@@ -152,3 +152,74 @@ def test_raw_page_of_mixed_entries_decodes() -> None:
     ts = [e.ts for e in events]
     assert ts == sorted(ts)
     assert MmiotraceTracer.binary_lines
+
+
+# -- default-format print lines from the pages (nop tracer) ----------------------------------
+
+
+def marker_array(kb: int = 64, clock: str | None = None) -> TraceArray:
+    array = TraceArray(nr_cpus=2, buffer_size_kb=kb)
+    if clock:
+        array.set_clock(clock)
+    for i in range(700):
+        pid = 4242 if i % 50 < 40 else i % 3          # runs of one pid, pid 0 (<idle>) too
+        text = f"event {i:06d}" + ("\n" if i % 5 else "") + ("\0hidden" if i % 97 == 0 else "")
+        flags = MARKER_FLAGS if i % 7 else "dNh2."
+        array.commit(PrintEntry(size=marker_size(len(text) + 1), pid=pid, flags=flags, text=text,
+                                ip="tracing_mark_write" if i % 11 else "0"), 0)
+    array.saved_cmdlines[1] = "worker"
+    return array
+
+
+def per_entry_default(array: TraceArray) -> str:
+    from ftrace_mmio.trace.output import LineFormat
+
+    fmt = LineFormat.from_options(array.options, array.clock_in_ns)
+    return "".join(fmt.line(e, array.saved_cmdlines) for e in array.buffer.snapshot())
+
+
+@pytest.mark.parametrize("size", [1, 100, 8192, 131072])
+@pytest.mark.parametrize("kb", [8, 64])
+def test_marker_pipe_bulk_equals_per_entry(size: int, kb: int) -> None:
+    array = marker_array(kb)
+    over = array.buffer.overruns()
+    expect = per_entry_default(array)
+    text = pipe_text(array, size).decode("utf-8", "surrogateescape")
+    if over:
+        assert text == f"CPU:0 [LOST {over} EVENTS]\n" + expect
+    else:
+        assert text == expect
+    assert "worker-1" in text and "<idle>-0" in text and "dNh2." in text and " 0: event" in text
+
+
+def test_marker_trace_bulk_equals_per_entry() -> None:
+    array = marker_array(64)
+    t = TraceText(array)
+    assert b"".join(t.chunks()).decode("utf-8", "surrogateescape") == t.text()
+
+
+def test_marker_trace_with_a_counter_clock() -> None:
+    array = marker_array(64, clock="counter")
+    t = TraceText(array)
+    assert b"".join(t.chunks()).decode() == t.text()
+
+
+@pytest.mark.skipif(__import__("ftrace_mmio.trace.rbnative", fromlist=["x"]).library() is None,
+                    reason="no C compiler: only the Python loops exist")
+@pytest.mark.parametrize("in_ns", [True, False])
+def test_c_and_python_format_the_same_print_lines(in_ns: bool) -> None:
+    from ftrace_mmio.trace import rbnative
+
+    array = marker_array(64)
+    for _c, slices in array.buffer.snapshot().per_cpu.items():
+        for page, off, ts, end, _n in slices:
+            for cnt, seqmax in ((1 << 30, 1 << 30), (300, 8156), (8156, 8156)):
+                got = []
+                for native in (True, False):
+                    pp = rbnative.KpPrint()
+                    pp.pid, pp.cpu, pp.in_ns, pp.mark_ip = 4242, 0, int(in_ns), pg.TRACING_MARK_WRITE_IP
+                    f = pp.f
+                    f.off, f.end, f.ts, f.used, f.cnt, f.seqmax, f.outcap = off, end, ts, 0, cnt, seqmax, cnt + 300
+                    text = rbnative.format_print(page.data, pp, b"<...>", native=native)
+                    got.append((text, f.off, f.ts, f.events, f.used, f.full))
+                assert got[0] == got[1]

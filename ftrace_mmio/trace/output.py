@@ -129,3 +129,66 @@ def default_header(
     tgid = options["record-tgid"]
     help_lines = func_help_header_irq(tgid) if options["irq-info"] else func_help_header(tgid)
     return event_info(entries, written, online_cpus) + help_lines
+
+
+# -- lines formatted straight from the binary pages --------------------------------------
+
+
+class MmioLines:
+    """mmiotrace's lines for runs of mmiotrace_rw / mmiotrace_map events
+    (rbnative.format_mmio): what its ``print_line`` gives, many per call."""
+
+    def __init__(self) -> None:
+        from .rbnative import KpFormat
+
+        self.f = KpFormat()
+
+    def __call__(self, data: bytearray, cpu: int) -> bytes:
+        from .rbnative import format_mmio
+
+        return format_mmio(data, self.f)
+
+
+class PrintLines:
+    """The default line of ``print`` records (markers, trace_printk) for runs
+    of one pid (rbnative.format_print): what :meth:`LineFormat.line` gives,
+    many per call. Only for the default options (see :meth:`for_format`)."""
+
+    def __init__(self, in_ns: bool, cmdlines: Mapping[int, str]) -> None:
+        from .page import TRACING_MARK_WRITE_IP
+        from .rbnative import KpPrint
+
+        self.pp = KpPrint()
+        self.pp.in_ns = int(in_ns)
+        self.pp.mark_ip = TRACING_MARK_WRITE_IP
+        self.f = self.pp.f
+        self.cmdlines = cmdlines
+        self._comms: dict[int, bytes | None] = {}
+
+    @classmethod
+    def for_format(cls, fmt: LineFormat, cmdlines: Mapping[int, str]) -> PrintLines | None:
+        """One for ``fmt`` when its lines are the plain default ones, else None."""
+        if not fmt.context_info or not fmt.irq_info or fmt.record_tgid or fmt.msg_only:
+            return None
+        return cls(fmt.in_ns, cmdlines)
+
+    def _comm(self, pid: int) -> bytes | None:
+        comm = self._comms.get(pid, b"")
+        if comm == b"":
+            text = comm_for(pid, self.cmdlines)
+            comm = text.encode() if text.isascii() else None
+            self._comms[pid] = comm
+        return comm
+
+    def __call__(self, data: bytearray, cpu: int) -> bytes:
+        from .rbnative import format_print, pid_at
+
+        f = self.f
+        pid = pid_at(data, f.off, f.end)
+        comm = None if pid is None else self._comm(pid)
+        if comm is None:
+            f.events = f.full = 0
+            return b""
+        self.pp.pid = pid & 0xFFFFFFFF
+        self.pp.cpu = cpu
+        return format_print(data, self.pp, comm)

@@ -22,8 +22,9 @@ import errno
 import threading
 from typing import TYPE_CHECKING, Callable
 
-from .output import LINE_TOO_BIG, PIPE_READ_MAX, TRACE_SEQ_BUFFER_SIZE, LineFormat
+from .output import LINE_TOO_BIG, PIPE_READ_MAX, TRACE_SEQ_BUFFER_SIZE, LineFormat, MmioLines, PrintLines
 from .ring_buffer import Reader
+from .tracer import Tracer
 
 if TYPE_CHECKING:
     from .array import TraceArray
@@ -34,6 +35,17 @@ WAIT_SLICE = 0.05
 
 def _never() -> bool:
     return False
+
+
+def bulk_lines(tracer: object, fmt: LineFormat, cmdlines) -> MmioLines | PrintLines | None:
+    """The formatter of lines straight from the pages for ``tracer``, if any:
+    mmiotrace's own lines, or the default line of print records for a
+    tracer that prints entries the default way (nop)."""
+    if getattr(tracer, "binary_lines", False):
+        return MmioLines()
+    if type(tracer).print_line is Tracer.print_line:
+        return PrintLines.for_format(fmt, cmdlines)
+    return None
 
 
 def encode(text: str) -> bytes:
@@ -114,10 +126,10 @@ class PipeReader:
         # mmiotrace's lines come straight from the binary pages, many at a
         # time; what they cannot show (LOST reports, markers, other entries)
         # takes the per-entry path below, one entry, then the bulk path again.
-        bulk = getattr(tracer, "binary_lines", False)
+        bulk = bulk_lines(tracer, fmt, cmdlines)
         while used < cnt:
-            if bulk:
-                chunk, used, full = reader.format_lines(used, cnt, TRACE_SEQ_BUFFER_SIZE)
+            if bulk is not None:
+                chunk, used, full = reader.format_lines(used, cnt, TRACE_SEQ_BUFFER_SIZE, bulk)
                 parts += chunk
                 if used >= cnt or full:
                     break

@@ -43,6 +43,10 @@ class KpFormat(ctypes.Structure):
                                                      "full")]
 
 
+class KpPrint(ctypes.Structure):
+    _fields_ = [("f", KpFormat)] + [(n, ctypes.c_uint64) for n in ("pid", "cpu", "in_ns", "mark_ip")]
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """rbpage.c compiled (once per source and gcc) and loaded; None if it cannot be."""
@@ -80,6 +84,9 @@ def library() -> ctypes.CDLL | None:
     dll.kp_write_rw.restype = ctypes.c_long
     dll.kp_format_mmio.argtypes = (ctypes.c_void_p, ctypes.POINTER(KpFormat), ctypes.c_void_p)
     dll.kp_format_mmio.restype = ctypes.c_long
+    dll.kp_format_print.argtypes = (ctypes.c_void_p, ctypes.POINTER(KpPrint), ctypes.c_char_p, ctypes.c_long,
+                                    ctypes.c_void_p)
+    dll.kp_format_print.restype = ctypes.c_long
     return dll
 
 
@@ -199,7 +206,7 @@ def _format_mmio_py(data: bytearray, f: KpFormat) -> bytes:
                 text = "map what?\n"
         b = text.encode()
         if used + len(b) >= seqmax or size + len(b) > outcap:
-            f.full = 1
+            f.full = int(used > 0)
             break
         out.append(b)
         size += len(b)
@@ -214,3 +221,96 @@ def _format_mmio_py(data: bytearray, f: KpFormat) -> bytes:
 def _s32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v >= 1 << 31 else v
+
+
+# -- default-format print lines ------------------------------------------------------
+
+
+def format_print(data: bytearray, pp: KpPrint, comm: bytes, native: bool = True) -> bytes:
+    """Default-format lines of the ``print`` records of pid ``pp.pid`` in
+    ``data[f.off:f.end]`` (kp_format_print): ``comm`` is that pid's."""
+    lib = library() if native else None
+    f = pp.f
+    if lib is not None:
+        out = getattr(_tls, "out", None)
+        if out is None:
+            out = _tls.out = ctypes.create_string_buffer(_OUT + 256)
+        f.outcap = min(f.outcap, _OUT)
+        n = lib.kp_format_print(_addr(data), ctypes.byref(pp), comm, len(comm), out)
+        return ctypes.string_at(out, n)
+    return _format_print_py(data, pp, comm)
+
+
+def _format_print_py(data: bytearray, pp: KpPrint, comm: bytes) -> bytes:
+    from .output import format_ts
+    from .page import bits_to_lat
+
+    f = pp.f
+    off, ts, end = f.off, f.ts, f.end
+    used, cnt, seqmax, outcap = f.used, f.cnt, f.seqmax, min(f.outcap, _OUT)
+    out: list[bytes] = []
+    size = events = 0
+    f.full = 0
+    u32 = _U32.unpack_from
+    want_pid = _s32(pp.pid)
+    while off + 4 <= end and used < cnt:
+        word = u32(data, off)[0]
+        type_len = word & 31
+        t, at = ts, off
+        if type_len in (TYPE_TIME_EXTEND, TYPE_TIME_STAMP):
+            v = (word >> 5) | u32(data, off + 4)[0] << TS_SHIFT
+            t = t + v if type_len == TYPE_TIME_EXTEND else v
+            at += 8
+            if at + 4 > end:
+                break
+            word = u32(data, at)[0]
+            type_len = word & 31
+        if type_len > 28:
+            break
+        if type_len:
+            start, length = at + 4, type_len * 4
+        else:
+            start, length = at + 8, u32(data, at + 4)[0] - 4
+        if length < 17 or start + length > end:
+            break
+        etype, flags, preempt, pid, ip = struct.unpack_from("<HBBiQ", data, start)
+        if etype != 5 or pid != want_pid or (ip != 0 and ip != pp.mark_ip):
+            break
+        t += word >> 5
+        msg = bytes(data[start + 16:start + length])
+        nul = msg.find(b"\0")
+        if nul >= 0:
+            msg = msg[:nul]
+        head = (f"{comm.decode():>16}-{pid:<7d} [{pp.cpu:03d}] {bits_to_lat(flags, preempt)} "
+                f"{format_ts(t, bool(pp.in_ns))}: {'tracing_mark_write' if ip else '0'}: ").encode()
+        b = head + msg
+        if used + len(b) >= seqmax or size + len(b) > outcap:
+            f.full = int(used > 0)
+            break
+        out.append(b)
+        size += len(b)
+        used += len(b)
+        off = start + length
+        ts = t
+        events += 1
+    f.off, f.ts, f.events, f.used = off, ts, events, used
+    return b"".join(out)
+
+
+def pid_at(data: bytearray, off: int, end: int) -> int | None:
+    """The common_pid of the event at ``off`` (past a time extend), if it is a data event."""
+    if off + 4 > end:
+        return None
+    word = _U32.unpack_from(data, off)[0]
+    if word & 31 in (TYPE_TIME_EXTEND, TYPE_TIME_STAMP):
+        off += 8
+        if off + 4 > end:
+            return None
+        word = _U32.unpack_from(data, off)[0]
+    tl = word & 31
+    if tl > 28:
+        return None
+    start = off + 4 if tl else off + 8
+    if start + 8 > end:
+        return None
+    return struct.unpack_from("<i", data, start + 4)[0]

@@ -281,13 +281,176 @@ long kp_format_mmio(const uint8_t *data, struct kp_f *f, char *out)
 			n = line(tmp, rec, t);
 		}
 		if (f->used + (uint64_t)n >= f->seqmax || (uint64_t)(o - out) + (uint64_t)n > f->outcap) {
-			f->full = 1;
+			f->full = f->used > 0;
 			break;
 		}
 		memcpy(o, tmp, (size_t)n);
 		o += n;
 		f->used += (uint64_t)n;
 		off = at + 4 + type_len * 4;
+		ts = t;
+		f->events++;
+	}
+	f->off = off;
+	f->ts = ts;
+	return o - out;
+}
+
+/*
+ * The default line of a `print` record (trace_marker, trace_printk) for the
+ * tracers without lines of their own (nop): context columns, then
+ * "ip: message". Only events of pid f->pid are formatted (the caller passes
+ * that pid's comm); anything else stops.
+ *
+ *   "%16s-%-7d [%03d] %5s %5lu.%06lu: %s: %s"
+ */
+struct kp_p {
+	struct kp_f f;
+	uint64_t pid;      /* in: the pid whose comm is given (as u32) */
+	uint64_t cpu;
+	uint64_t in_ns;    /* timestamps as seconds.micros, else raw counts */
+	uint64_t mark_ip;  /* the ip that prints as tracing_mark_write */
+};
+
+static char *lat(char *p, unsigned flags, unsigned pc)
+{
+	unsigned nr = flags & 0x04, pr = flags & 0x20;
+	unsigned nmi = flags & 0x40, hard = flags & 0x08, soft = flags & 0x10;
+
+	*p++ = (flags & 0x01) && (flags & 0x80) ? 'D' : (flags & 0x01) ? 'd' : (flags & 0x80) ? 'b' :
+	       (flags & 0x02) ? 'X' : '.';
+	*p++ = nr && pr ? 'N' : nr ? 'n' : pr ? 'p' : '.';
+	*p++ = nmi && hard ? 'Z' : nmi ? 'z' : hard && soft ? 'H' : hard ? 'h' : soft ? 's' : '.';
+	*p++ = (pc & 15) ? hexd[pc & 15] : '.';
+	*p++ = (pc >> 4 & 15) ? hexd[pc >> 4 & 15] : '.';
+	return p;
+}
+
+static char *padl(char *p, const char *s, long n, long width)
+{
+	long i;
+
+	for (i = n; i < width; i++)
+		*p++ = ' ';
+	memcpy(p, s, (size_t)n);
+	return p + n;
+}
+
+long kp_format_print(const uint8_t *data, struct kp_p *pp, const char *comm, long commlen, char *out)
+{
+	struct kp_f *f = &pp->f;
+	char *o = out;
+	uint64_t off = f->off, ts = f->ts;
+
+	f->events = 0;
+	f->full = 0;
+	while (off + 4 <= f->end && f->used < f->cnt) {
+		uint32_t word = get32(data + off);
+		unsigned type_len = word & 31;
+		uint64_t t = ts, at = off, len, start;
+		const uint8_t *rec;
+		char head[160], *p;
+		long n, msglen;
+		uint64_t ip;
+		int32_t pid;
+
+		if (type_len == TYPE_TIME_EXTEND || type_len == TYPE_TIME_STAMP) {
+			uint64_t v = (word >> 5) | (uint64_t)get32(data + off + 4) << TS_SHIFT;
+
+			t = type_len == TYPE_TIME_EXTEND ? t + v : v;
+			at += 8;
+			if (at + 4 > f->end)
+				break;
+			word = get32(data + at);
+			type_len = word & 31;
+		}
+		if (type_len > 28)
+			break;
+		if (type_len) {
+			start = at + 4;
+			len = type_len * 4;
+		} else {
+			start = at + 8;
+			len = get32(data + at + 4) - 4;
+		}
+		if (len < 17 || start + len > f->end)
+			break;
+		rec = data + start;
+		if ((rec[0] | rec[1] << 8) != 5)
+			break;
+		memcpy(&pid, rec + 4, 4);
+		if ((uint32_t)pid != (uint32_t)pp->pid)
+			break;
+		ip = get64(rec + 8);
+		if (ip != 0 && ip != pp->mark_ip)
+			break;
+		t += word >> 5;
+		{
+			const uint8_t *nul = memchr(rec + 16, 0, len - 16);
+			msglen = nul ? (long)(nul - (rec + 16)) : (long)(len - 16);
+		}
+		p = head;
+		p = padl(p, comm, commlen, 16);
+		*p++ = '-';
+		{
+			char num[24], *q = s64dec(num, pid);
+			long k = q - num, i;
+
+			memcpy(p, num, (size_t)k);
+			p += k;
+			for (i = k; i < 7; i++)
+				*p++ = ' ';
+		}
+		*p++ = ' ';
+		*p++ = '[';
+		{
+			char num[24], *q = u64dec(num, pp->cpu);
+			long k = q - num, i;
+
+			for (i = k; i < 3; i++)
+				*p++ = '0';
+			memcpy(p, num, (size_t)k);
+			p += k;
+		}
+		*p++ = ']';
+		*p++ = ' ';
+		p = lat(p, rec[2], rec[3]);
+		*p++ = ' ';
+		if (pp->in_ns) {
+			uint64_t us = (t + 500) / 1000, usec = us % 1000000;
+			char num[24], *q = u64dec(num, us / 1000000);
+			int i;
+
+			p = padl(p, num, q - num, 5);
+			*p++ = '.';
+			for (i = 5; i >= 0; i--) {
+				p[i] = (char)('0' + usec % 10);
+				usec /= 10;
+			}
+			p += 6;
+		} else {
+			char num[24], *q = u64dec(num, t);
+
+			p = padl(p, num, q - num, 12);
+		}
+		*p++ = ':';
+		*p++ = ' ';
+		if (ip)
+			lit("tracing_mark_write: ", &p);
+		else
+			lit("0: ", &p);
+		n = (p - head) + msglen;
+		if (f->used + (uint64_t)n >= f->seqmax || (uint64_t)(o - out) + (uint64_t)n > f->outcap) {
+			/* alone in the read it is too big: the caller says so */
+			f->full = f->used > 0;
+			break;
+		}
+		memcpy(o, head, (size_t)(p - head));
+		o += p - head;
+		memcpy(o, rec + 16, (size_t)msglen);
+		o += msglen;
+		f->used += (uint64_t)n;
+		off = start + len;
 		ts = t;
 		f->events++;
 	}

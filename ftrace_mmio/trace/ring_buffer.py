@@ -33,10 +33,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
-from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry, decode_entry
+from .entries import TIME_DELTA_LIMIT, TIME_EXTEND_SIZE, Entry, PrintEntry, decode_entry, lat_bits
 from .page import (
+    TRACING_MARK_WRITE_IP,
     MAX_SMALL_DATA,
     MISSED_EVENTS,
     MISSED_STORED,
@@ -46,7 +47,17 @@ from .page import (
     TYPE_TIME_EXTEND,
     TYPE_TIME_STAMP,
 )
-from .rbnative import KpFormat, KpWrite, format_mmio, write_rw
+from .rbnative import KpFormat, KpWrite, write_rw
+
+
+class BulkLines(Protocol):
+    """Formats a run of events of a page into text lines (output.MmioLines,
+    output.PrintLines): ``f`` is set up by the caller; ``__call__`` formats
+    from ``f.off`` and updates it."""
+
+    f: KpFormat
+
+    def __call__(self, data: bytearray, cpu: int) -> bytes: ...
 
 SUBBUF_SIZE = 4096
 # How often a waiting reader looks at a feeder (RingBuffer.feeder).
@@ -97,6 +108,7 @@ class _Page:
 
 
 _u32 = struct.Struct("<I").unpack_from
+TRACE_PRINT = 5
 TRACE_MMIO_RW = 7
 TRACE_MMIO_MAP = 8
 
@@ -105,6 +117,7 @@ TRACE_MMIO_MAP = 8
 _SMALL_EVENT = MAX_SMALL_DATA + 4
 _HDR2 = struct.Struct("<II").pack_into
 _HDR1 = struct.Struct("<I").pack_into
+_PRINT_HEAD = struct.Struct("<HBBiQ").pack_into
 
 
 def _event_at(data: bytearray, off: int, ts: int) -> tuple[int, int, int]:
@@ -245,8 +258,8 @@ class _CpuBuffer:
             objs = page.objs = {}
         objs[off] = entry
         etype = entry.type
-        if etype == TRACE_MMIO_RW or etype == TRACE_MMIO_MAP:
-            # Formatted from the page by the bulk path: the record now.
+        if etype == TRACE_MMIO_RW or etype == TRACE_MMIO_MAP or etype == TRACE_PRINT:
+            # Formatted from the page by the bulk paths: the record now.
             _write_sized(data, off, delta, entry.record(), size)
         else:
             # Only readers of binary pages (read_page) need the record;
@@ -402,21 +415,21 @@ class _CpuBuffer:
         self._consumed(page.count - self.ridx, end - start, end, page.last)
         return bytes(out)
 
-    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int, bool]:
-        """mmiotrace lines straight from the pages (rbnative.format_mmio),
-        consuming what they show, until ``used`` reaches ``cnt``, a line
-        would not fit ``seqmax`` (then the third value is True), a
-        lost-events report is due, or an event that needs its own
-        formatting comes next."""
+    def format_lines(self, used: int, cnt: int, seqmax: int, fmt: BulkLines) -> tuple[list[bytes], int, bool]:
+        """Lines straight from the pages (``fmt``: output.MmioLines or
+        PrintLines, C loops), consuming what they show, until ``used``
+        reaches ``cnt``, a line would not fit ``seqmax`` (then the third
+        value is True), a lost-events report is due, or an event that needs
+        its own formatting comes next."""
         out: list[bytes] = []
-        f = KpFormat()
+        f = fmt.f
         f.cnt, f.seqmax, f.outcap = cnt, seqmax, seqmax + 256
         while used < cnt:
             page = self._reader_page()
             if page is None or self.lost:
                 break
             f.off, f.end, f.ts, f.used = self.roff, page.used, self.rts, used
-            text = format_mmio(page.data, f)
+            text = fmt(page.data, self.cpu)
             if not f.events:
                 break
             self._consumed(f.events, f.off - self.roff, f.off, f.ts)
@@ -481,23 +494,23 @@ class Snapshot:
     def __len__(self) -> int:
         return sum(n for s in self.per_cpu.values() for *_, n in s)
 
-    def blocks(self) -> Iterator[bytes | Entry]:
-        """What ``__iter__`` yields, with runs of mmiotrace_rw / mmiotrace_map
-        events already formatted as mmiotrace lines (bytes): for the
-        mmiotrace tracer, whose lines those are. Runs are formatted only when
-        a single CPU has data (else the merge needs every entry)."""
+    def blocks(self, fmt: BulkLines) -> Iterator[bytes | Entry]:
+        """What ``__iter__`` yields, with runs of events ``fmt`` formats
+        (output.MmioLines, PrintLines) already formatted as lines (bytes).
+        Runs are formatted only when a single CPU has data (else the merge
+        needs every entry)."""
         busy = [(c, s) for c, s in sorted(self.per_cpu.items()) if any(n for *_, n in s)]
         if len(busy) != 1:
             yield from self
             return
         cpu, slices = busy[0]
-        f = KpFormat()
+        f = fmt.f
         f.cnt = f.seqmax = f.outcap = 1 << 62
         for page, off, ts, end, _n in slices:
             data = page.data
             while off < end:
                 f.off, f.end, f.ts, f.used = off, end, ts, 0
-                text = format_mmio(data, f)
+                text = fmt(data, cpu)
                 if f.events:
                     yield text
                     off, ts = f.off, f.ts
@@ -532,8 +545,8 @@ class Reader:
         """Peek and consume in one step."""
         return self.buffer._take(self.cpus)
 
-    def format_lines(self, used: int, cnt: int, seqmax: int) -> tuple[list[bytes], int, bool]:
-        """mmiotrace lines formatted straight from the pages and consumed
+    def format_lines(self, used: int, cnt: int, seqmax: int, fmt: BulkLines) -> tuple[list[bytes], int, bool]:
+        """Lines (``fmt``) formatted straight from the pages and consumed
         (see _CpuBuffer.format_lines): only while one of this reader's CPUs
         has data, so that no merge is needed. ``([], used, False)`` when the
         next entry needs :meth:`peek`; True last when the next line does
@@ -544,7 +557,7 @@ class Reader:
             busy = [c for c in self.cpus if buffer._cpus[c].entries]
             if len(busy) != 1:
                 return [], used, False
-            return buffer._cpus[busy[0]].format_lines(used, cnt, seqmax)
+            return buffer._cpus[busy[0]].format_lines(used, cnt, seqmax, fmt)
 
     def empty(self) -> bool:
         return self.buffer.empty(self.cpus)
@@ -633,11 +646,27 @@ class RingBuffer:
                 off = page.used
                 data = page.data
                 _HDR1(data, off, (size - 4) >> 2 | (ts - cb.last_ts) << 5)
+                if etype == TRACE_PRINT:
+                    # Default-format lines come from the page (output.PrintLines):
+                    # the record now, written in place for the usual PrintEntry.
+                    if type(entry) is PrintEntry:
+                        flags, preempt = lat_bits(entry.flags)  # type: ignore[attr-defined]
+                        _PRINT_HEAD(data, off + 4, TRACE_PRINT, flags, preempt, entry.pid,
+                                    TRACING_MARK_WRITE_IP if entry.ip == "tracing_mark_write" else 0)
+                        text = entry.text.encode("utf-8", "surrogateescape")
+                        room = size - 21
+                        if len(text) > room:
+                            text = text[:room]
+                        data[off + 20:off + 20 + len(text)] = text
+                    else:
+                        record = entry.record()[:size - 4]
+                        data[off + 4:off + 4 + len(record)] = record
+                else:
+                    page.pending = True
                 objs = page.objs
                 if objs is None:
                     objs = page.objs = {}
                 objs[off] = entry
-                page.pending = True
                 page.used = off + size
                 page.last = ts
                 page.count += 1

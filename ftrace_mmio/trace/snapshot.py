@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 from .output import LineFormat, default_header
-from .pipe import encode
+from .pipe import bulk_lines, encode
 
 if TYPE_CHECKING:
     from .array import TraceArray
@@ -59,17 +59,24 @@ class TraceText:
 
     def chunks(self, batch: int = 256) -> Iterator[bytes]:
         """The text as bytes, a batch of lines at a time."""
-        if getattr(self.tracer, "binary_lines", False):
-            # mmiotrace: its lines come formatted from the binary pages.
+        fmt = LineFormat.from_options(self.options, self.in_ns)
+        bulk = bulk_lines(self.tracer, fmt, self.cmdlines)
+        annotate = self.options["annotate"] and self.snapshot.overrun > 0
+        if bulk is not None and not annotate:
+            # Runs of lines come formatted from the binary pages; the other
+            # entries one by one, as lines() does.
             yield encode(self.header())
             tracer = self.tracer
-            for block in self.snapshot.blocks():
+            cmdlines = self.cmdlines
+            for block in self.snapshot.blocks(bulk):
                 if isinstance(block, bytes):
                     yield block
-                else:
-                    text = tracer.print_line(block)
-                    if text:
-                        yield encode(text)
+                    continue
+                text = tracer.print_line(block)
+                if text is None:
+                    text = fmt.line(block, cmdlines)
+                if text:
+                    yield encode(text)
             return
         pending: list[str] = []
         for line in self.lines():
