@@ -223,3 +223,28 @@ def test_c_and_python_format_the_same_print_lines(in_ns: bool) -> None:
                     text = rbnative.format_print(page.data, pp, b"<...>", native=native)
                     got.append((text, f.off, f.ts, f.events, f.used, f.full))
                 assert got[0] == got[1]
+
+
+def test_without_the_c_helper_every_reader_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftrace_mmio.trace import rbnative
+
+    def everything(native: bool) -> list[bytes]:
+        if not native:
+            monkeypatch.setattr(rbnative, "library", lambda: None)
+        out = []
+        def mixed() -> TraceArray:
+            array = mmio_array(16)
+            array.set_clock("counter")      # the same timestamps in both runs
+            fill_mixed(array)
+            return array
+
+        for make in (lambda: marker_array(8, clock="counter"), mixed):
+            array = make()
+            out.append(b"".join(TraceText(array).chunks()))
+            out.append(pipe_text(array, 4096))
+            array = make()
+            while (page := array.buffer.read_page(0)) is not None:
+                out.append(page)
+        return out
+
+    assert everything(True) == everything(False)

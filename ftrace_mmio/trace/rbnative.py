@@ -14,6 +14,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import stat
 import struct
 import subprocess
 import tempfile
@@ -47,16 +48,32 @@ class KpPrint(ctypes.Structure):
     _fields_ = [("f", KpFormat)] + [(n, ctypes.c_uint64) for n in ("pid", "cpu", "in_ns", "mark_ip")]
 
 
+def _cache_dir() -> Path:
+    """The native helpers' directory (as mmiotrace/native.py and analysis/native.py
+    use), private to this user. Computed here: importing the machine's modules to
+    ask would cost every reader of a trace a sixth of a second."""
+    env = os.environ.get("FTRACE_MMIO_CACHE")
+    base = Path(env) if env else Path(tempfile.gettempdir()) / f"ftrace-mmio-{os.getuid()}"
+    path = base / "native"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PermissionError(f"{path} is not private to this user")
+    return path
+
+
+def _gcc_identity() -> str:
+    out = subprocess.run(["gcc", "-dumpfullversion", "-dumpmachine"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """rbpage.c compiled (once per source and gcc) and loaded; None if it cannot be."""
     if os.environ.get("FTRACE_MMIO_NATIVE", "1") == "0":
         return None
     try:
-        from ..kernel.module import gcc_identity
-        from ..mmiotrace.native import _cache_dir
-
-        ident = gcc_identity()
+        ident = _gcc_identity()
         cache = _cache_dir()
     except Exception:  # noqa: BLE001 - any failure means "the Python loops"
         return None
