@@ -248,3 +248,40 @@ def test_without_the_c_helper_every_reader_gives_the_same_bytes(monkeypatch: pyt
         return out
 
     assert everything(True) == everything(False)
+
+
+# -- the engines' pages: C writer against the Python stepping path ----------------------------
+
+
+def test_engine_records_in_pages_equal_the_python_paths(tmp_path_factory) -> None:
+    """The same driver run traced by the faithful engine's C path (records
+    written into pages by rbpage.c) and by its Python stepping path (entries
+    written one by one): the raw pages hold the same
+    records, field for field and byte for byte (only the times may differ:
+    the two paths cost different machine time)."""
+    from ftrace_mmio.mmiotrace.mmio_mod import MmiotraceParams
+    from mmiotrace_util import DRIVERS, TESTMMIO_BAR0, Traced
+
+    cache = tmp_path_factory.getbasetemp() / "modcache"
+
+    def pages(native: bool) -> list[pg.PageEvent]:
+        t = Traced(cache, MmiotraceParams(engine="faithful", native=native), clock="local", nr_cpus=1)
+        try:
+            t.machine.insmod(str(DRIVERS / "mmio_maps.c"))
+            t.enable()
+            cookie = t.call("map", TESTMMIO_BAR0, 0x1000)
+            t.call("burst", cookie, 300)
+            t.call("unmap", cookie)
+            assert (t.tracer.mmio.native is not None) == native
+            t.tracer.hand_over()
+            out = []
+            while (page := t.array.buffer.read_page(0)) is not None:
+                out += pg.decode_page(page)
+            return out
+        finally:
+            t.close()
+
+    fast_path, python_path = pages(True), pages(False)
+    assert [e.type for e in fast_path].count(pg.TRACE_MMIO_RW) == 600
+    assert [e.data for e in fast_path] == [e.data for e in python_path]
+    assert [e.ts for e in fast_path] == sorted(e.ts for e in fast_path)
