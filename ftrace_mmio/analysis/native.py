@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import stat
-import subprocess
-import tempfile
 from pathlib import Path
+
+from ..cbuild import NativeUnavailable, build
 
 SOURCE = Path(__file__).with_name("fastparse.c")
 CFLAGS = ("-O2", "-shared", "-fPIC", "-Wall", "-Werror")
@@ -65,52 +62,12 @@ class FpSummary(ctypes.Structure):
                                     "has_first", "first_us", "last_us", "t0", "binw", "has_t0")]
 
 
-def _cache_dir() -> Path:
-    """The faithful engine's helper directory (mmiotrace/native.py), private to this user.
-
-    Computed here rather than imported: importing the machine's modules (unicorn, the
-    ELF loader) would cost every ``check`` and ``stats`` a sixth of a second.
-    """
-    env = os.environ.get("FTRACE_MMIO_CACHE")
-    base = Path(env) if env else Path(tempfile.gettempdir()) / f"ftrace-mmio-{os.getuid()}"
-    path = base / "native"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise PermissionError(f"{path} is not private to this user")
-    return path
-
-
-def _gcc_identity() -> str:
-    out = subprocess.run(["gcc", "-dumpfullversion", "-dumpmachine"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The loaded library, or None (no gcc, FTRACE_MMIO_NATIVE=0, a build failure)."""
-    if os.environ.get("FTRACE_MMIO_NATIVE", "1") == "0":
-        return None
     try:
-        ident = _gcc_identity()
-        source = SOURCE.read_bytes()
-        key = hashlib.sha256("\0".join([ident, *CFLAGS]).encode() + b"\0" + source).hexdigest()[:24]
-        cache = _cache_dir()
-        lib = cache / f"fastparse-{key}.so"
-        if not lib.is_file():
-            fd, tmp = tempfile.mkstemp(dir=cache, prefix=".fastparse-", suffix=".so")
-            os.close(fd)
-            try:
-                cc = subprocess.run(["gcc", *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
-                                    env={**os.environ, "LC_ALL": "C"})
-                if cc.returncode:
-                    return None
-                os.replace(tmp, lib)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        dll = ctypes.CDLL(str(lib))
-    except Exception:  # noqa: BLE001 - any failure means "the Python path"
+        dll = build(SOURCE, CFLAGS)
+    except NativeUnavailable:
         return None
     dll.fp_layout.restype = _u64
     sizes = [dll.fp_layout() >> s & 0xFFFF for s in (0, 16, 32, 48)]

@@ -36,12 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import stat
 import struct
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Iterable
@@ -52,7 +47,7 @@ from unicorn import x86_const as x86
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
 
 from ..machine.cpu import _CTL_TLB_FLUSH, Cpu, _scratch_machine, find_env
-from ..kernel.module import default_cache_dir, gcc_identity
+from ..cbuild import NativeUnavailable, build
 from .stepctx import _GPRS, context_offsets
 
 SOURCE = Path(__file__).with_name("kmmio_step.c")
@@ -107,49 +102,10 @@ class Ks(ctypes.Structure):
 _DRAIN_CFUNC = ctypes.CFUNCTYPE(None)
 
 
-class NativeUnavailable(RuntimeError):
-    """The C helper could not be built or loaded; the Python path is used."""
-
-
-def _cache_dir() -> Path:
-    """A directory only we can write: a library loaded from it runs in this process."""
-    path = default_cache_dir().parent / "native"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise NativeUnavailable(f"{path} is not private to this user")
-    return path
-
-
 @functools.cache
 def library() -> ctypes.CDLL:
     """kmmio_step.c, compiled once per source and gcc (cached on disk) and loaded."""
-    if os.environ.get("FTRACE_MMIO_NATIVE", "1") == "0":
-        raise NativeUnavailable("FTRACE_MMIO_NATIVE=0")
-    source = SOURCE.read_bytes()
-    try:
-        ident = gcc_identity()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no helper"
-        raise NativeUnavailable(str(exc)) from None
-    key = hashlib.sha256("\0".join([ident, *CFLAGS]).encode() + b"\0" + source).hexdigest()[:24]
-    cache = _cache_dir()
-    lib = cache / f"kmmio_step-{key}.so"
-    if not lib.is_file():
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".kmmio_step-", suffix=".so")
-        os.close(fd)
-        try:
-            cc = subprocess.run(["gcc", *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
-                                env={**os.environ, "LC_ALL": "C"})
-            if cc.returncode:
-                raise NativeUnavailable(f"gcc failed on {SOURCE.name}:\n{cc.stderr}")
-            os.replace(tmp, lib)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    try:
-        dll = ctypes.CDLL(str(lib))
-    except OSError as exc:
-        raise NativeUnavailable(f"cannot load {lib}: {exc}") from None
+    dll = build(SOURCE, CFLAGS)
     dll.ks_abort.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
     dll.ks_abort.restype = None
     dll.ks_layout.restype = ctypes.c_uint64
