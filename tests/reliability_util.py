@@ -47,6 +47,8 @@ WRITE_ERRNOS: dict[str, set[int]] = {
     "tracing_on": _NUMBER,
     "trace": set(),                      # anything is accepted and ignored
     "trace_marker": {errno.EINVAL, errno.EBADF},
+    "trace_marker_raw": {errno.EINVAL, errno.EBADF},
+    "events/ftrace/print/trigger": {errno.EINVAL},   # triggers are not supported here
     "buffer_size_kb": _NUMBER | {errno.ENOMEM},
     "buffer_subbuf_size_kb": _NUMBER,
     "buffer_percent": _NUMBER,
