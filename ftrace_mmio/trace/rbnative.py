@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import stat
 import struct
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
+from ..cbuild import NativeUnavailable, build
 from .page import TS_MASK, TS_SHIFT, TYPE_TIME_EXTEND, TYPE_TIME_STAMP
 
 SOURCE = Path(__file__).with_name("rbpage.c")
@@ -48,53 +44,12 @@ class KpPrint(ctypes.Structure):
     _fields_ = [("f", KpFormat)] + [(n, ctypes.c_uint64) for n in ("pid", "cpu", "in_ns", "mark_ip")]
 
 
-def _cache_dir() -> Path:
-    """The native helpers' directory (as mmiotrace/native.py and analysis/native.py
-    use), private to this user. Computed here: importing the machine's modules to
-    ask would cost every reader of a trace a sixth of a second."""
-    env = os.environ.get("FTRACE_MMIO_CACHE")
-    base = Path(env) if env else Path(tempfile.gettempdir()) / f"ftrace-mmio-{os.getuid()}"
-    path = base / "native"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise PermissionError(f"{path} is not private to this user")
-    return path
-
-
-def _gcc_identity() -> str:
-    out = subprocess.run(["gcc", "-dumpfullversion", "-dumpmachine"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """rbpage.c compiled (once per source and gcc) and loaded; None if it cannot be."""
-    if os.environ.get("FTRACE_MMIO_NATIVE", "1") == "0":
-        return None
     try:
-        ident = _gcc_identity()
-        cache = _cache_dir()
-    except Exception:  # noqa: BLE001 - any failure means "the Python loops"
-        return None
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256("\0".join([ident, *CFLAGS]).encode() + b"\0" + source).hexdigest()[:24]
-    lib = cache / f"rbpage-{key}.so"
-    if not lib.is_file():
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".rbpage-", suffix=".so")
-        os.close(fd)
-        try:
-            cc = subprocess.run(["gcc", *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
-                                env={**os.environ, "LC_ALL": "C"})
-            if cc.returncode:
-                return None
-            os.replace(tmp, lib)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    try:
-        dll = ctypes.CDLL(str(lib))
-    except OSError:
+        dll = build(SOURCE, CFLAGS)
+    except NativeUnavailable:
         return None
     dll.kp_write_rw.argtypes = (ctypes.c_void_p, ctypes.POINTER(KpWrite), ctypes.c_char_p, ctypes.c_long,
                                 ctypes.c_int64, ctypes.c_int32)
