@@ -57,6 +57,13 @@ def build(source: Path, cflags: Sequence[str]) -> ctypes.CDLL:
     when that cannot be done."""
     if not native_enabled():
         raise NativeUnavailable("FTRACE_MMIO_NATIVE=0")
+    try:
+        return _build(source, cflags)
+    except OSError as exc:          # e.g. a fake filesystem in a user's test
+        raise NativeUnavailable(f"cannot build {source.name}: {exc}") from None
+
+
+def _build(source: Path, cflags: Sequence[str]) -> ctypes.CDLL:
     text = source.read_bytes()
     key = hashlib.sha256("\0".join([gcc_identity(), *cflags]).encode() + b"\0" + text).hexdigest()[:24]
     cache = cache_dir()

@@ -23,10 +23,10 @@ SOAK = Path(__file__).resolve().parent.parent / "scripts" / "soak"
 pytestmark = [needs_fuse, pytest.mark.fuse, pytest.mark.slow]
 
 
-def soak(*args: str) -> dict:
+def soak(*args: str, pause: float = 1.5) -> dict:
     # The timeout is a safety net against a hang, far above the run's length.
     result = subprocess.run([sys.executable, str(SOAK), *args, "--json", "--quiet", "--interval", "1",
-                             "--idle-seconds", "1", "--buffer-size-kb", "16", "--pause-reader", "1.5",
+                             "--idle-seconds", "1", "--buffer-size-kb", "16", "--pause-reader", str(pause),
                              "--stall-seconds", "20"],
                             capture_output=True, text=True, timeout=600)
     report = json.loads(result.stdout)
@@ -49,7 +49,9 @@ def check_common(rep: dict) -> None:
 
 
 def test_short_soak_without_drivers_accounts_for_every_marker() -> None:
-    rep = soak("5", "--no-drivers")
+    # Markers alone fill 16 KiB slowly on a loaded machine: a longer pause
+    # (the reader stops at 2P s for P s) makes sure the buffer overflows.
+    rep = soak("8", "--no-drivers", pause=2.5)
     check_common(rep)
     assert rep["tracer"] == "nop"
     # nop: exact, marker by marker.

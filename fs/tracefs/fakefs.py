@@ -750,8 +750,13 @@ def _default_tree(array: Any, **kwargs: Any) -> tuple[Dir, Any]:
 
 
 def _tree_of(array: Any) -> Dir:
+    from ftrace_mmio.trace import rbnative
     from ftrace_mmio.trace.files import build_tree
 
+    # The formatting helper is built (or found in its cache) now, while the
+    # real filesystem is in view: under pyfakefs it could not be, and reads
+    # would take the slower Python loops.
+    rbnative.library()
     return build_tree(array)
 
 

@@ -9,6 +9,7 @@
 
 #include <linux/types.h>
 #include <linux/ethtool.h>
+#include <linux/if.h>
 #include <linux/linkmode.h>
 #include <uapi/linux/mii.h>
 
