@@ -17,7 +17,7 @@ from ftrace_mmio.trace import page as pg
 from ftrace_mmio.trace.entries import MARKER_FLAGS, PrintEntry, marker_size
 from ftrace_mmio.trace.ring_buffer import RingBuffer
 
-RAW_PAGE = Path(__file__).parent / "data" / "kernel-6.1-raw-page1.bin"
+RAW_PAGE = Path(__file__).parent / "data" / "kernel-6.1" / "raw" / "raw-page1.bin"
 
 
 def kernel_page() -> bytes:
