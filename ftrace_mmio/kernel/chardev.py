@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..machine.mm import PAGE_SIZE
 from .api import Subsystem, export
+from .module import ModuleOops
 
 if TYPE_CHECKING:
     from ..kernel.module import Module
@@ -163,8 +164,6 @@ class Chardev(Subsystem):
         return None
 
     def _call(self, fn: str, args: tuple[int, ...], module: "Module | None", comm: str) -> int:
-        from ..machine.machine import ModuleOops
-
         va = self.machine.resolve(fn)
         try:
             ret = _s64(self.machine._call(va, args, module, comm))

@@ -57,6 +57,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
+from ..machine.cpu import Stop
 from ..machine.mm import PAGE_SIZE, Mm, page_align
 
 DRIVERS_DIR = Path(__file__).resolve().parent.parent / "drivers"
@@ -116,6 +117,15 @@ class ModuleError(OSError):
 
     def __init__(self, err: int, message: str) -> None:
         super().__init__(err, message)
+
+
+class ModuleOops(ModuleError):
+    """A module's code crashed; ``stop`` says how, ``report`` is the oops text."""
+
+    def __init__(self, message: str, stop: "Stop", report: list[str]) -> None:
+        super().__init__(errno.EFAULT, message)
+        self.stop = stop
+        self.report = report
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from ..machine.mm import PAGE_SIZE
 from .api import Subsystem
+from .module import ModuleOops
 
 PCI_DEV_STRUCT_DEVICE = 256          # offsetof(struct pci_dev, dev): linux/pci.h checks it
 MAX_ATTRS = 64
@@ -89,8 +90,6 @@ class Sysfs(Subsystem):
         return next((m for m in self.machine.modules.values() if m.contains(va)), None)
 
     def _call(self, fn: str, args: tuple[int, ...], attr: DeviceAttribute, comm: str) -> int:
-        from ..machine.machine import ModuleOops
-
         try:
             return _s64(self.machine._call(self.machine.resolve(fn), args, self._owner(attr.attr_va), comm))
         except ModuleOops as oops:

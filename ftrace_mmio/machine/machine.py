@@ -37,7 +37,7 @@ from ..kernel.api import KernelApi
 from ..kernel.klib import CORE_FLAGS, CORE_NAME, KLIB_CFLAGS, KLIB_NAME, KLIB_SOURCE, core_source
 from ..kernel.subsystems import SUBSYSTEMS
 from .mm import KERNEL_TEXT, PAGE_SIZE, MemoryFault, Mm
-from ..kernel.module import Compiler, KernelSymbol, Loader, Module, ModuleError, resolve_target
+from ..kernel.module import Compiler, KernelSymbol, Loader, Module, ModuleError, ModuleOops, resolve_target
 from ..kernel.oops import classify_page_fault, format_oops
 from ..kernel.printk import KernelLog, PrintfFormatter
 
@@ -75,15 +75,6 @@ class ModuleInfo:
         return {"name": self.name, "size": self.size, "state": self.state, "path": self.path,
                 "base": self.base, "params": self.params, "description": self.description,
                 "used_by": self.used_by}
-
-
-class ModuleOops(ModuleError):
-    """A module's code crashed; ``stop`` says how, ``report`` is the oops text."""
-
-    def __init__(self, message: str, stop: Stop, report: list[str]) -> None:
-        super().__init__(errno.EFAULT, message)
-        self.stop = stop
-        self.report = report
 
 
 class _EmptyBus:
