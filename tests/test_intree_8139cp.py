@@ -14,7 +14,6 @@ skip on a developer's machine with the reason, and fail under CI=true.
 from __future__ import annotations
 
 import errno
-import os
 import re
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ftrace_mmio.kernel.module import ModuleError
 from ftrace_mmio.machine.config import load_machine_file
 from ftrace_mmio.machine.devices.rtl8139 import DEFAULT_MAC, TX_VERSION_8139CPLUS, Rtl8139, Rtl8139Regs
 from ftrace_mmio.trace.clock import TimeBase
+from intree_util import linux_sources
 from machine_util import driver
 
 pytestmark = pytest.mark.intree
@@ -38,12 +38,7 @@ CFG9346 = 0x50
 
 @pytest.fixture(scope="module")
 def sources() -> list[Path]:
-    try:
-        return [intree.source_path(rel) for rel in SOURCES]
-    except intree.IntreeError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"in-tree sources unavailable under CI: {exc}")
-        pytest.skip(f"in-tree sources unavailable: {exc}")
+    return linux_sources(*SOURCES)
 
 
 def driver_lines(dmesg: str) -> list[str]:

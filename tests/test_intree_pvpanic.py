@@ -13,7 +13,6 @@ skip on a developer's machine with the reason, and fail under CI=true.
 from __future__ import annotations
 
 import errno
-import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from ftrace_mmio.machine.config import load_machine_file
 from ftrace_mmio.machine.devices.pvpanic import PVPANIC_CRASH_LOADED, PVPANIC_PANICKED, Pvpanic
 from ftrace_mmio.trace.clock import TimeBase
 from fuse_util import cli, needs_fuse, runtime_dir  # noqa: F401 - fixtures
+from intree_util import linux_sources
 from machine_util import driver, make_machine
 
 pytestmark = pytest.mark.intree
@@ -37,12 +37,7 @@ EINVAL = 2**64 - errno.EINVAL          # a C long -EINVAL as machine.call return
 
 @pytest.fixture(scope="module")
 def sources() -> list[Path]:
-    try:
-        return [intree.source_path(rel) for rel in SOURCES]
-    except intree.IntreeError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"in-tree sources unavailable under CI: {exc}")
-        pytest.skip(f"in-tree sources unavailable: {exc}")
+    return linux_sources(*SOURCES)
 
 
 @pytest.fixture
