@@ -130,6 +130,9 @@ def test_splice_is_einval_and_consumes_nothing(m: Mount) -> None:
 def test_splice_under_exec_moves_whole_pages(m: Mount) -> None:
     """The helper exec preloads: splice from trace_pipe_raw into a pipe gives one page per call."""
     m.ok("echo spliced > trace_marker")
+    # Runs under `ftrace-mmio exec`: the path below is our FUSE mount, bound in
+    # a private mount namespace that exec verifies before running the code; it
+    # is only read. The host's tracefs is never reached.
     code = textwrap.dedent("""\
         import os
         fd = os.open("/sys/kernel/tracing/per_cpu/cpu0/trace_pipe_raw", os.O_RDONLY | os.O_NONBLOCK)
