@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from ftrace_mmio import intree
+
 ROOT = Path(__file__).resolve().parent.parent
 ORACLE = ROOT / "tests" / "data" / "oracle" / "edu"
 DRIVER = ROOT / "ftrace_mmio" / "drivers" / "edu.c"
@@ -38,34 +40,23 @@ RAM = "ram"          # what a bus address normalises to
 
 
 def normalise(text: str) -> list[tuple]:
-    """A dump as the sequence of records that must match (see the module doc)."""
-    maps: dict[int, tuple[int, int]] = {}
+    """A dump as the sequence of records that must match (see the module doc):
+    the oracle's normalisation (intree.normalise), then edu's own rules."""
     out: list[tuple] = []
-    for line in text.splitlines():
-        toks = line.split()
-        if not toks:
+    for rec in intree.normalise(text):
+        kind = rec[0]
+        if kind in ("MARK", "UNKNOWN"):
             continue
-        kind = toks[0]
         if kind in ("R", "W"):
-            # R width ts mapid phys value pc pid
-            width, mapid, addr, value = int(toks[1]), int(toks[3]), int(toks[4], 16), int(toks[5], 16)
-            base, size = maps[mapid]
-            assert base <= addr < base + size, line
-            off = addr - base
+            _, width, off, value = rec
+            assert isinstance(off, int), rec         # every access inside its MAP
             if kind == "W" and off in DMA_ADDRESS_REGS and value not in DMA_BUFFER:
                 value = RAM
             rec = (kind, width, off, value)
             if kind == "R" and out and out[-1][:3] == rec[:3]:
                 out[-1] = rec            # a poll: the read the loop stopped on
-            else:
-                out.append(rec)
-        elif kind == "MAP":
-            # MAP ts mapid phys virt size pc pid
-            mapid, phys, size = int(toks[2]), int(toks[3], 16), int(toks[5], 16)
-            maps[mapid] = (phys, size)
-            out.append(("MAP", size))
-        elif kind == "UNMAP":
-            out.append(("UNMAP",))
+                continue
+        out.append(rec)
     return out
 
 
