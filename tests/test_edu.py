@@ -108,7 +108,8 @@ def test_normalised_oracle_shows_the_device_at_work():
 def test_normalisation_catches_a_difference():
     text = (ORACLE / "dump.txt").read_text()
     assert normalise(text.replace(" 0x375f00 ", " 0x375f01 ")) != normalise(text)      # a value
-    assert normalise(text.replace("W 4 6.083502 1 0xfeb00008", "W 4 6.083502 1 0xfeb0000c")) \
+    first_fact = re.search(r"^W 4 \S+ 1 0xfeb00008 ", text, re.M)[0]               # the first factorial write
+    assert normalise(text.replace(first_fact, first_fact.replace("0xfeb00008", "0xfeb0000c"), 1)) \
         != normalise(text)                                                            # an offset
     assert normalise(text.replace("0xfeb00088 0x40000", "0xfeb00088 0x41000")) != normalise(text)
 
@@ -218,7 +219,7 @@ def test_annotate_names_edu_registers_in_the_real_kernels_dump():
     lines = out.getvalue().splitlines()
     assert lines[1 + 5 + 1].endswith("# edu BAR0+0x00000 ID = 0x10000ed (MAGIC=0xed, MINOR=0x0, MAJOR=0x1)")
     notes = [line.split("  # ")[1] for line in lines if line[:2] in ("R ", "W ")]
-    assert len(notes) == 42
+    assert len(notes) == sum(line[:2] in ("R ", "W ") for line in (ORACLE / "dump.txt").read_text().splitlines())
     assert "edu BAR0+0x00098 DMA_CMD = 0x5" in notes           # a 32-bit access: no field decode
     assert "edu BAR0+0x00020 STATUS = 0x80 (BUSY=0, IRQ_FACT=1)" in notes
     assert notes.count("edu BAR0+0x00024 IRQ_STATUS = 0x100 (FACT=0, DMA=1)") == 2

@@ -363,5 +363,4 @@ static struct pci_driver edu_driver = {
 module_pci_driver(edu_driver);
 
 MODULE_DESCRIPTION("Driver for QEMU's educational PCI device (edu)");
-MODULE_AUTHOR("ftrace-mmio");
 MODULE_LICENSE("GPL");
