@@ -255,8 +255,10 @@ def test_trace_pipe_blocking(mounted: Mount, busybox: str, tmp_path: Path, reade
     with open(out, "wb") as sink:
         proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
     try:
-        # The reader holds trace_pipe open (one reader at a time: EBUSY for others).
-        assert wait_until(lambda: _pipe_busy(mounted)), "the reader never opened trace_pipe"
+        # The reader holds trace_pipe open. Asked through /proc, not by opening the
+        # pipe ourselves: a probe holding it for a moment would make the reader's
+        # own open fail with EBUSY (one reader at a time).
+        assert wait_until(lambda: _holds(proc.pid, pipe)), "the reader never opened trace_pipe"
         mounted.ok("echo 'after the reader' > trace_marker")
         # The whole line (dd bs=1 writes it a byte at a time).
         assert wait_until(lambda: b"after the reader\n" in out.read_bytes()), out.read_bytes()
@@ -270,8 +272,13 @@ def test_trace_pipe_blocking(mounted: Mount, busybox: str, tmp_path: Path, reade
     assert line.endswith(": tracing_mark_write: after the reader\n") and line.count("\n") == 1
 
 
-def _pipe_busy(m: Mount) -> bool:
-    return m.sh("exec 3< trace_pipe").returncode != 0
+def _holds(pid: int, path: str) -> bool:
+    """Whether process ``pid`` has ``path`` open."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.readlink(fd) == path for fd in fds.iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def test_reader_in_a_thread_sees_every_marker(mounted: Mount) -> None:
@@ -285,7 +292,7 @@ def test_reader_in_a_thread_sees_every_marker(mounted: Mount) -> None:
 
     worker = threading.Thread(target=copy, daemon=True)
     worker.start()
-    assert wait_until(lambda: _pipe_busy(mounted))
+    assert wait_until(lambda: _holds(os.getpid(), str(mounted.path / "trace_pipe")))
     for i in range(10):
         mounted.ok(f"echo 'marker {i}' > trace_marker")
     worker.join(60)
