@@ -79,6 +79,15 @@ def wait_until(predicate, deadline: float = 20.0, step: float = 0.02) -> bool:
     return bool(predicate())
 
 
+def holds_open(pid: int, path: str | Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (read from /proc: opening a
+    trace_pipe to find out would take it from its one reader)."""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def unmount_and_check(m: Mount) -> None:
     """Unmount (if still ours) and assert nothing stays mounted or running."""
     if mounts_at(str(m.path)) and our_mount(str(m.path)):

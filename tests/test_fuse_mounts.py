@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fuse_util import SHELL_TIMEOUT, mount, needs_fuse, runtime_dir, unmount_and_check, wait_until  # noqa: F401
+from fuse_util import holds_open, SHELL_TIMEOUT, mount, needs_fuse, runtime_dir, unmount_and_check, wait_until  # noqa: F401
 from ftrace_mmio.cli.fs import STOP_TIMEOUT, mounts_at
 from ftrace_mmio.control import MOUNT_ENV, find_mount, mount_of_cwd, pid_alive, running_mounts
 
@@ -104,7 +104,7 @@ def test_lazy_umount_ends_a_blocked_reader_at_once(tmp_path: Path, runtime_dir: 
     reader = subprocess.Popen(["cat", str(m.path / "trace_pipe")], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
-        assert wait_until(lambda: m.sh("exec 3< trace_pipe").returncode != 0), "reader never opened trace_pipe"
+        assert wait_until(lambda: holds_open(reader.pid, m.path / "trace_pipe")), "reader never opened trace_pipe"
         busy = cli_in(tmp_path, "umount", str(m.path))
         assert busy.returncode == 1 and "--lazy" in busy.stderr
         started = time.monotonic()

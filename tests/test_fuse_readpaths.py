@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from fuse_util import Mount, mounted, needs_fuse, shared_mount, wait_until  # noqa: F401 - fixtures
+from fuse_util import holds_open, Mount, mounted, needs_fuse, shared_mount, wait_until  # noqa: F401 - fixtures
 
 pytestmark = [needs_fuse, pytest.mark.fuse]
 
@@ -258,7 +258,7 @@ def test_trace_pipe_blocking(mounted: Mount, busybox: str, tmp_path: Path, reade
         # The reader holds trace_pipe open. Asked through /proc, not by opening the
         # pipe ourselves: a probe holding it for a moment would make the reader's
         # own open fail with EBUSY (one reader at a time).
-        assert wait_until(lambda: _holds(proc.pid, pipe)), "the reader never opened trace_pipe"
+        assert wait_until(lambda: holds_open(proc.pid, pipe)), "the reader never opened trace_pipe"
         mounted.ok("echo 'after the reader' > trace_marker")
         # The whole line (dd bs=1 writes it a byte at a time).
         assert wait_until(lambda: b"after the reader\n" in out.read_bytes()), out.read_bytes()
@@ -272,15 +272,6 @@ def test_trace_pipe_blocking(mounted: Mount, busybox: str, tmp_path: Path, reade
     assert line.endswith(": tracing_mark_write: after the reader\n") and line.count("\n") == 1
 
 
-def _holds(pid: int, path: str) -> bool:
-    """Whether process ``pid`` has ``path`` open."""
-    fds = Path(f"/proc/{pid}/fd")
-    try:
-        return any(os.readlink(fd) == path for fd in fds.iterdir())
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def test_reader_in_a_thread_sees_every_marker(mounted: Mount) -> None:
     """copyfileobj in this process while markers arrive: nothing lost, nothing twice."""
     got = bytearray()
@@ -292,7 +283,7 @@ def test_reader_in_a_thread_sees_every_marker(mounted: Mount) -> None:
 
     worker = threading.Thread(target=copy, daemon=True)
     worker.start()
-    assert wait_until(lambda: _holds(os.getpid(), str(mounted.path / "trace_pipe")))
+    assert wait_until(lambda: holds_open(os.getpid(), mounted.path / "trace_pipe"))
     for i in range(10):
         mounted.ok(f"echo 'marker {i}' > trace_marker")
     worker.join(60)
